@@ -4,13 +4,6 @@
  */
 import { registerCommand } from "./commands.ts";
 
-// -- local development --
-registerCommand({
-  name: "dev-cluster",
-  summary: "start a local kube-apiserver, etcd and S3 server and print how to reach them",
-  load: async () => (await import("./dev-cluster.ts")).run,
-});
-
 // -- admission webhooks --
 
 // -- policies (offline) --
