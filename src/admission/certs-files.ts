@@ -1,0 +1,90 @@
+/**
+ * Bring-your-own certificates (cert-manager, a mounted Secret): read tls.crt/tls.key from files and reload
+ * them when they change. Kubernetes updates a mounted Secret by swapping a symlink, so the containing folder
+ * is watched (not the files), with a debounce and a slow poll as a safety net for filesystems without events.
+ */
+import { type FSWatcher, watch } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import type { Logger } from "../log.ts";
+import type { CertificateHolder } from "./certificate-holder.ts";
+import { certificateInfo } from "./certs.ts";
+
+export interface FileCertificatesOptions {
+  certFile: string;
+  keyFile: string;
+  holder: CertificateHolder;
+  logger: Logger;
+  debounceMs?: number;
+  pollMs?: number;
+  onLoaded?: (notAfter: Date) => void;
+}
+
+export interface FileCertificates {
+  /** Reads the files now; resolves true when a valid pair was installed. */
+  reload(): Promise<boolean>;
+  stop(): void;
+}
+
+export function watchCertificateFiles(options: FileCertificatesOptions): FileCertificates {
+  const { certFile, keyFile, holder, logger } = options;
+  const debounceMs = options.debounceMs ?? 200;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+
+  const reload = async (): Promise<boolean> => {
+    let certPem: string;
+    let keyPem: string;
+    try {
+      [certPem, keyPem] = await Promise.all([readFile(certFile, "utf8"), readFile(keyFile, "utf8")]);
+    } catch (err) {
+      logger.warn({ certFile, keyFile, err: (err as Error).message }, "cannot read the TLS certificate files yet");
+      return false;
+    }
+    if (holder.current()?.certPem === certPem && holder.current()?.keyPem === keyPem) return true;
+    let notAfter: Date;
+    try {
+      notAfter = certificateInfo(certPem).notAfter;
+    } catch (err) {
+      logger.error({ certFile, err: (err as Error).message }, "the TLS certificate file does not hold a certificate");
+      return false;
+    }
+    // During a rotation the two files are not swapped atomically: a mismatch is retried on the next event.
+    if (!holder.set({ certPem, keyPem })) {
+      logger.warn({ certFile, keyFile }, "TLS key does not match the certificate (yet); keeping the current pair");
+      return false;
+    }
+    logger.info({ certFile, notAfter: notAfter.toISOString() }, "TLS certificate loaded from files");
+    options.onLoaded?.(notAfter);
+    return true;
+  };
+
+  const schedule = () => {
+    if (stopped) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => void reload(), debounceMs);
+  };
+
+  const watchers: FSWatcher[] = [];
+  for (const dir of new Set([dirname(certFile), dirname(keyFile)])) {
+    try {
+      const w = watch(dir, { persistent: false }, schedule);
+      w.on("error", (err) => logger.warn({ dir, err: err.message }, "watching the certificate folder failed"));
+      watchers.push(w);
+    } catch (err) {
+      logger.warn({ dir, err: (err as Error).message }, "cannot watch the certificate folder; polling only");
+    }
+  }
+  const poll = setInterval(schedule, options.pollMs ?? 60_000);
+  poll.unref();
+
+  return {
+    reload,
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+      clearInterval(poll);
+      for (const w of watchers) w.close();
+    },
+  };
+}
