@@ -11,10 +11,18 @@ import { spawn } from "node:child_process";
 import { access, constants, copyFile, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { versions } from "./versions.ts";
 
 export type Component = "kube-apiserver" | "kube-controller-manager" | "etcd" | "versitygw";
+
+export const allComponents: readonly Component[] = ["etcd", "versitygw", "kube-apiserver", "kube-controller-manager"];
+
+/** The environment variable that points at a prebuilt binary for a component. */
+export function assetVariable(component: Component): string {
+  return `TEST_ASSET_${component.toUpperCase().replaceAll("-", "_")}`;
+}
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -22,7 +30,7 @@ export function cacheRoot(): string {
   return process.env.SKIFF_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "skiff");
 }
 
-function versionOf(component: Component): string {
+export function versionOf(component: Component): string {
   if (component === "etcd") return versions.etcd;
   if (component === "versitygw") return versions.versitygw;
   return versions.kubernetes;
@@ -43,7 +51,7 @@ async function isExecutable(path: string): Promise<boolean> {
 
 /** Where a binary would come from without building, or undefined when it has to be built. */
 export async function locateBinary(component: Component): Promise<string | undefined> {
-  const envName = `TEST_ASSET_${component.toUpperCase().replaceAll("-", "_")}`;
+  const envName = assetVariable(component);
   const single = process.env[envName];
   if (single) {
     if (await isExecutable(single)) return single;
@@ -59,9 +67,54 @@ export async function locateBinary(component: Component): Promise<string | undef
 export async function ensureBinary(component: Component, log: (line: string) => void = () => {}): Promise<string> {
   const found = await locateBinary(component);
   if (found) return found;
-  log(`building ${component} ${versionOf(component)} from its Go module (first run only; cached afterwards)`);
-  await buildComponent(component, log);
-  return cachedBinaryPath(component);
+  const release = await acquireBuildLock(component, log);
+  try {
+    // Another process may have built it while this one waited for the lock.
+    const builtMeanwhile = await locateBinary(component);
+    if (builtMeanwhile) return builtMeanwhile;
+    log(`building ${component} ${versionOf(component)} from its Go module (first run only; cached afterwards)`);
+    await buildComponent(component, log);
+    return cachedBinaryPath(component);
+  } finally {
+    await release();
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * One builder per component across processes (test runs may race): the lock file holds the builder's pid; a
+ * second process waits until it is gone. A lock whose pid is dead is stale and taken over.
+ */
+async function acquireBuildLock(component: Component, log: (line: string) => void): Promise<() => Promise<void>> {
+  const lockFile = join(cacheRoot(), "build", `${component}-${versionOf(component)}.lock`);
+  await mkdir(dirname(lockFile), { recursive: true });
+  let announced = false;
+  for (;;) {
+    try {
+      await writeFile(lockFile, String(process.pid), { flag: "wx" });
+      return () => rm(lockFile, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    const holder = Number.parseInt(await readFile(lockFile, "utf8").catch(() => ""), 10);
+    if (Number.isInteger(holder) && holder > 0 && !isAlive(holder)) {
+      await rm(lockFile, { force: true });
+      continue;
+    }
+    if (!announced) {
+      log(`waiting for process ${holder} to finish building ${component} (lock ${lockFile})`);
+      announced = true;
+    }
+    await sleep(1000);
+  }
 }
 
 const kubernetesModule = "k8s.io/kubernetes";

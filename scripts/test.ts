@@ -1,0 +1,115 @@
+/**
+ * `npm test`: type check, lint, make sure the server binaries exist, start the shared control plane
+ * (with kube-controller-manager) and S3 server once, run every unit and integration test against them, tear down.
+ *
+ * Extra arguments go to `node --test`; arguments that are not options (files or globs) replace the default globs,
+ * e.g. `npm test -- test/integration/env/s3.test.ts`.
+ */
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ensureBinaries } from "../test/env/build.ts";
+import { startControlPlane } from "../test/env/control-plane.ts";
+import { makeTempDir, removeTempDir } from "../test/env/process.ts";
+import { startS3Server } from "../test/env/s3.ts";
+import { stateFileVariable, writeState } from "../test/env/state.ts";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const bin = (name: string) => join(root, "node_modules", ".bin", name);
+const defaultGlobs = ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"];
+
+const timings: Array<{ phase: string; seconds: number; ok: boolean }> = [];
+
+async function phase<T>(name: string, run: () => Promise<T>, ok: (result: T) => boolean = () => true): Promise<T> {
+  console.log(`\n== ${name}`);
+  const started = Date.now();
+  let result: T | undefined;
+  let passed = false;
+  try {
+    result = await run();
+    passed = ok(result);
+    return result;
+  } finally {
+    const seconds = (Date.now() - started) / 1000;
+    timings.push({ phase: name, seconds, ok: passed });
+    console.log(`== ${name}: ${passed ? "ok" : "FAILED"} (${seconds.toFixed(1)} s)`);
+  }
+}
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd: root, env, stdio: "inherit" });
+    child.on("error", (err) => {
+      console.error(`cannot run ${command}: ${err.message}`);
+      resolve(127);
+    });
+    child.on("close", (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+  });
+}
+
+function printTimings(): void {
+  console.log("\nphase timings:");
+  for (const t of timings)
+    console.log(`  ${t.ok ? "ok    " : "FAILED"} ${t.phase.padEnd(34)} ${t.seconds.toFixed(1)} s`);
+}
+
+const extra = process.argv.slice(2);
+const targets = extra.filter((arg) => !arg.startsWith("-"));
+const options = extra.filter((arg) => arg.startsWith("-"));
+
+const typecheck = await phase(
+  "type check (tsc --noEmit)",
+  () => run(bin("tsc"), ["--noEmit"]),
+  (c) => c === 0,
+);
+const lint = await phase(
+  "lint (biome check .)",
+  () => run(bin("biome"), ["check", "."]),
+  (c) => c === 0,
+);
+const failures = await phase(
+  "server binaries",
+  () => ensureBinaries(undefined, (line) => console.log(`  ${line}`)),
+  (f) => f.length === 0,
+);
+if (failures.length > 0) {
+  for (const failure of failures) console.error(failure.message);
+  printTimings();
+  process.exit(1);
+}
+
+const stateDir = await makeTempDir("test-env");
+const [cluster, s3] = await phase("start control plane + S3 server", () =>
+  Promise.all([startControlPlane({ controllerManager: true }), startS3Server()]),
+);
+const statePath = join(stateDir, "state.json");
+await writeState(statePath, {
+  version: 1,
+  cluster: { server: cluster.server, kubeconfigPath: cluster.kubeconfigPath, controllerManager: true },
+  s3: {
+    endpoint: s3.endpoint,
+    region: s3.region,
+    accessKeyId: s3.accessKeyId,
+    secretAccessKey: s3.secretAccessKey,
+    credentialsFile: s3.credentialsFile,
+  },
+});
+console.log(`  apiserver ${cluster.server}, S3 ${s3.endpoint}`);
+
+const testCode = await phase(
+  "tests (node --test)",
+  () =>
+    run(
+      process.execPath,
+      ["--test", "--test-concurrency=2", ...options, ...(targets.length ? targets : defaultGlobs)],
+      { ...process.env, [stateFileVariable]: statePath },
+    ),
+  (c) => c === 0,
+);
+
+await phase("tear down", async () => {
+  await Promise.all([cluster.stop(), s3.stop()]);
+  await removeTempDir(stateDir);
+});
+printTimings();
+process.exit(testCode !== 0 ? testCode : typecheck !== 0 || lint !== 0 ? 1 : 0);
