@@ -1,0 +1,260 @@
+/**
+ * The file system walk of a backup. One sequential depth-first walker lists directories and lstats their entries;
+ * file contents are uploaded by up to `parallelFiles` tasks at once. The walker never waits for a directory to
+ * finish: each directory's tree is written as soon as its own files and subdirectories are done, so memory holds
+ * the open path plus the directories that still have uploads in flight, bounded by the upload queue.
+ */
+import type { BigIntStats } from "node:fs";
+import { lstat, open, readdir, readlink } from "node:fs/promises";
+import { join } from "node:path";
+import type { ObjectRef, Repository, SnapshotStats, TreeEntry } from "../repository/types.ts";
+import { entryFromStats, isUnchangedFile, sameEntries, sortEntries } from "./entry-metadata.ts";
+import { Limiter } from "./limiter.ts";
+import type { ProgressMeter } from "./progress.ts";
+import { findSourceReadError, readChunks } from "./source-reader.ts";
+
+/** A file or directory that could not be backed up; the backup goes on without it unless failOnError. */
+export interface SourceIssue {
+  /** Path relative to the backup source ("." is the source itself). */
+  path: string;
+  message: string;
+}
+
+export class SourceIssueError extends Error {
+  readonly issue: SourceIssue;
+  constructor(issue: SourceIssue) {
+    super(`${issue.path}: ${issue.message}`);
+    this.name = "SourceIssueError";
+    this.issue = issue;
+  }
+}
+
+export interface WalkContext {
+  repo: Repository;
+  meter: ProgressMeter;
+  stats: SnapshotStats;
+  parallelFiles: number;
+  failOnError: boolean;
+  signal: AbortSignal;
+  onIssue: (issue: SourceIssue) => void;
+}
+
+/** How many lstat calls one directory keeps in flight; enough to keep the libuv pool busy. */
+const statBatch = 64;
+
+export class TreeWalker {
+  readonly #ctx: WalkContext;
+  readonly #uploads: Limiter;
+  /** Files queued or uploading; the walker pauses when this reaches #maxQueued (backpressure). */
+  #queued = 0;
+  readonly #maxQueued: number;
+  #queueWaiter: (() => void) | undefined;
+  /** Content of multiply-linked files by "dev:ino", so every name of one inode is read once. */
+  readonly #hardLinks = new Map<string, Promise<ObjectRef | undefined>>();
+
+  constructor(ctx: WalkContext) {
+    this.#ctx = ctx;
+    this.#uploads = new Limiter(ctx.parallelFiles);
+    this.#maxQueued = Math.max(64, ctx.parallelFiles * 32);
+  }
+
+  /**
+   * Walks one directory. Resolves when the directory is listed (its subdirectories walked too); the returned
+   * `tree` promise resolves to its tree id once every upload below it is done, or undefined if it is unreadable.
+   */
+  async walkDirectory(
+    absPath: string,
+    relPath: string,
+    parentTree: string | undefined,
+  ): Promise<{ tree: Promise<string | undefined> }> {
+    const { signal, repo } = this.#ctx;
+    signal.throwIfAborted();
+    let names: string[];
+    try {
+      names = await readdir(absPath);
+    } catch (err) {
+      this.#issue(relPath, `cannot list directory: ${messageOf(err)}`);
+      return { tree: Promise.resolve(undefined) };
+    }
+    const previous = parentTree === undefined ? undefined : await this.#readParentTree(parentTree);
+    const entries: TreeEntry[] = [];
+    const pending: Array<Promise<void>> = [];
+    const dropped = new Set<TreeEntry>();
+    for (let start = 0; start < names.length; start += statBatch) {
+      signal.throwIfAborted();
+      const batch = names.slice(start, start + statBatch);
+      const stats = await Promise.all(batch.map((name) => lstatOrIssue(join(absPath, name))));
+      for (let i = 0; i < batch.length; i++) {
+        const name = batch[i]!;
+        const result = stats[i]!;
+        const childRel = relPath === "." ? name : `${relPath}/${name}`;
+        if (result instanceof Error) {
+          this.#issue(childRel, `cannot stat: ${result.message}`);
+          continue;
+        }
+        const entry = entryFromStats(name, result);
+        entries.push(entry);
+        const childAbs = join(absPath, name);
+        const before = previous?.get(name);
+        if (entry.type === "dir") {
+          this.#ctx.stats.dirs++;
+          const child = await this.walkDirectory(
+            childAbs,
+            childRel,
+            before?.type === "dir" ? before.subtree : undefined,
+          );
+          pending.push(
+            child.tree.then((subtree) => {
+              if (subtree === undefined) dropped.add(entry);
+              else entry.subtree = subtree;
+            }),
+          );
+        } else if (entry.type === "file") {
+          this.#ctx.stats.files++;
+          this.#ctx.stats.bytes += entry.size;
+          const scheduled = await this.#scheduleFile(childAbs, childRel, entry, before);
+          pending.push(
+            scheduled.kept.then((ok) => {
+              if (!ok) dropped.add(entry);
+            }),
+          );
+        } else if (entry.type === "symlink") {
+          try {
+            entry.linkTarget = await readlink(childAbs);
+          } catch (err) {
+            this.#issue(childRel, `cannot read symbolic link: ${messageOf(err)}`);
+            dropped.add(entry);
+          }
+        }
+      }
+    }
+    const tree = Promise.all(pending).then(async () => {
+      const kept = sortEntries(dropped.size === 0 ? entries : entries.filter((e) => !dropped.has(e)));
+      // An unchanged subtree keeps the parent's id without serialising it again.
+      if (parentTree !== undefined && previous !== undefined && sameEntries(kept, [...previous.values()]))
+        return parentTree;
+      signal.throwIfAborted();
+      return repo.writeTree(kept);
+    });
+    // Failures surface through the parent's Promise.all; this only keeps Node from calling them unhandled meanwhile.
+    tree.catch(() => {});
+    return { tree };
+  }
+
+  async #readParentTree(id: string): Promise<Map<string, TreeEntry> | undefined> {
+    try {
+      const entries = await this.#ctx.repo.readTree(id);
+      return new Map(entries.map((e) => [e.name, e]));
+    } catch (err) {
+      // A damaged parent only costs re-reading: the files are backed up in full.
+      this.#issue(".", `parent tree ${id} is unreadable, reading everything below: ${messageOf(err)}`, false);
+      return undefined;
+    }
+  }
+
+  /**
+   * Starts (or reuses) the upload of one file. Resolves once it is queued (wrapped, so awaiting does not wait for
+   * the upload), to a promise that tells whether the
+   * file made it into the backup (false: it was unreadable and has been reported).
+   */
+  async #scheduleFile(
+    absPath: string,
+    relPath: string,
+    entry: TreeEntry,
+    before: TreeEntry | undefined,
+  ): Promise<{ kept: Promise<boolean> }> {
+    if (isUnchangedFile(entry, before)) {
+      if (before!.content !== undefined) entry.content = before!.content;
+      this.#ctx.meter.add(entry.size);
+      return { kept: Promise.resolve(true) };
+    }
+    if (entry.size === 0) return { kept: Promise.resolve(true) };
+    const group = entry.hardLinkGroup;
+    const known = group === undefined ? undefined : this.#hardLinks.get(group);
+    let content: Promise<ObjectRef | undefined>;
+    if (known !== undefined) {
+      content = known;
+      this.#ctx.meter.add(entry.size);
+    } else {
+      await this.#waitForQueueSpace();
+      this.#queued++;
+      content = this.#uploads
+        .run(() => this.#uploadFile(absPath, relPath, entry))
+        .finally(() => {
+          this.#queued--;
+          const waiter = this.#queueWaiter;
+          this.#queueWaiter = undefined;
+          waiter?.();
+        });
+      if (group !== undefined) this.#hardLinks.set(group, content);
+    }
+    const done = content.then((ref) => {
+      if (ref === undefined) return false;
+      entry.content = ref;
+      // The file may have changed size while it was read: record what was stored.
+      this.#ctx.stats.bytes += ref.size - entry.size;
+      entry.size = ref.size;
+      return true;
+    });
+    done.catch(() => {});
+    return { kept: done };
+  }
+
+  async #waitForQueueSpace(): Promise<void> {
+    while (this.#queued >= this.#maxQueued) {
+      await new Promise<void>((resolve) => {
+        this.#queueWaiter = resolve;
+      });
+    }
+  }
+
+  async #uploadFile(absPath: string, relPath: string, entry: TreeEntry): Promise<ObjectRef | undefined> {
+    const { signal, repo, stats, meter } = this.#ctx;
+    signal.throwIfAborted();
+    let handle: Awaited<ReturnType<typeof open>>;
+    try {
+      handle = await open(absPath, "r");
+    } catch (err) {
+      this.#issue(relPath, `cannot open: ${messageOf(err)}`);
+      return undefined;
+    }
+    try {
+      const counter = {
+        onBytes(bytes: number) {
+          stats.bytesRead += bytes;
+          meter.add(bytes);
+        },
+      };
+      return await repo.writeObject(readChunks(handle, relPath, entry.size, counter, signal), {
+        sizeHint: entry.size,
+        signal,
+      });
+    } catch (err) {
+      const readError = findSourceReadError(err);
+      if (readError === undefined) throw err;
+      this.#issue(relPath, readError.message);
+      return undefined;
+    } finally {
+      await handle.close().catch(() => {});
+    }
+  }
+
+  #issue(path: string, message: string, counts = true): void {
+    const issue = { path, message };
+    if (counts) this.#ctx.stats.errors++;
+    this.#ctx.onIssue(issue);
+    if (counts && this.#ctx.failOnError) throw new SourceIssueError(issue);
+  }
+}
+
+async function lstatOrIssue(path: string): Promise<BigIntStats | Error> {
+  try {
+    return await lstat(path, { bigint: true });
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err));
+  }
+}
+
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

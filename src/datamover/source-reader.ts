@@ -1,0 +1,65 @@
+/**
+ * Reads a source file as a stream of chunks for Repository.writeObject, counting the bytes read. A read failure is
+ * wrapped in SourceReadError so the walker can tell "this file is unreadable" (counted, the backup goes on) from
+ * a repository failure (fatal).
+ */
+import type { FileHandle } from "node:fs/promises";
+
+/** Large reads keep syscalls few; the repository chunks the stream itself. */
+const readSize = 1 << 20;
+
+export class SourceReadError extends Error {
+  readonly path: string;
+  constructor(path: string, cause: unknown) {
+    super(`cannot read '${path}': ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = "SourceReadError";
+    this.path = path;
+  }
+}
+
+/** Finds a SourceReadError in an error's cause chain (writers may wrap what the source threw). */
+export function findSourceReadError(err: unknown): SourceReadError | undefined {
+  let current: unknown = err;
+  for (let depth = 0; current instanceof Error && depth < 8; depth++) {
+    if (current instanceof SourceReadError) return current;
+    current = current.cause;
+  }
+  return undefined;
+}
+
+export interface ReadCounter {
+  /** Called after every successful read with the number of bytes it returned. */
+  onBytes(bytes: number): void;
+}
+
+/**
+ * Yields the file's bytes until end of file. `expectedSize` only sizes the first buffer: a file that grows or
+ * shrinks while it is read is read as it is. On Linux a short read of a regular file means end of file, which
+ * saves the final zero-length read for the many small files.
+ */
+export async function* readChunks(
+  handle: FileHandle,
+  path: string,
+  expectedSize: number,
+  counter: ReadCounter,
+  signal?: AbortSignal,
+): AsyncGenerator<Uint8Array> {
+  let position = 0;
+  let wanted = expectedSize < readSize ? expectedSize + 1 : readSize;
+  for (;;) {
+    signal?.throwIfAborted();
+    const buffer = Buffer.allocUnsafe(wanted);
+    let bytesRead: number;
+    try {
+      ({ bytesRead } = await handle.read(buffer, 0, wanted, position));
+    } catch (err) {
+      throw new SourceReadError(path, err);
+    }
+    if (bytesRead === 0) return;
+    position += bytesRead;
+    counter.onBytes(bytesRead);
+    yield bytesRead === wanted ? buffer : buffer.subarray(0, bytesRead);
+    if (bytesRead < wanted) return;
+    wanted = readSize;
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Writes a stream of bytes into an open file, optionally leaving holes where whole aligned blocks are zero.
+ * Holes are made by not writing and then setting the final length with ftruncate; the file must start empty.
+ */
+import type { FileHandle } from "node:fs/promises";
+
+/** Page-sized, so a hole never splits a file system block on common file systems. */
+export const sparseBlockSize = 4096;
+const zeroBlock = Buffer.alloc(sparseBlockSize);
+
+export interface WriteResult {
+  /** Logical length of the file. */
+  size: number;
+  /** Bytes actually written (the rest are holes). */
+  bytesWritten: number;
+}
+
+export interface StreamWriterOptions {
+  sparse: boolean;
+  signal?: AbortSignal | undefined;
+  onBytes?: ((bytes: number) => void) | undefined;
+}
+
+export async function writeStream(
+  handle: FileHandle,
+  chunks: AsyncIterable<Uint8Array>,
+  options: StreamWriterOptions,
+): Promise<WriteResult> {
+  let position = 0;
+  let bytesWritten = 0;
+  // Bytes of a block that is not complete yet (the stream's chunks need not be block aligned).
+  let carry: Buffer | undefined;
+  const writeAll = async (data: Uint8Array, at: number) => {
+    let done = 0;
+    while (done < data.length) {
+      const { bytesWritten: n } = await handle.write(data, done, data.length - done, at + done);
+      done += n;
+    }
+    bytesWritten += data.length;
+  };
+  for await (const chunk of chunks) {
+    options.signal?.throwIfAborted();
+    if (!options.sparse) {
+      await writeAll(chunk, position);
+      position += chunk.length;
+      options.onBytes?.(chunk.length);
+      continue;
+    }
+    const data =
+      carry === undefined ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length) : Buffer.concat([carry, chunk]);
+    const whole = data.length - (data.length % sparseBlockSize);
+    await writeDataRuns(data.subarray(0, whole), position, writeAll);
+    position += whole;
+    carry = whole < data.length ? Buffer.from(data.subarray(whole)) : undefined;
+    options.onBytes?.(chunk.length);
+  }
+  if (carry !== undefined) {
+    // A short last block is written unless it is all zero (the truncate below extends the file with zeros).
+    if (!isZero(carry)) await writeAll(carry, position);
+    position += carry.length;
+  }
+  if (options.sparse) await handle.truncate(position);
+  return { size: position, bytesWritten };
+}
+
+/** Writes the non-zero blocks of `data` (a whole number of blocks at `offset`), coalescing neighbours. */
+async function writeDataRuns(
+  data: Buffer,
+  offset: number,
+  writeAll: (data: Uint8Array, at: number) => Promise<void>,
+): Promise<void> {
+  let runStart = -1;
+  for (let i = 0; i < data.length; i += sparseBlockSize) {
+    const zero = zeroBlock.equals(data.subarray(i, i + sparseBlockSize));
+    if (!zero && runStart < 0) runStart = i;
+    if (zero && runStart >= 0) {
+      await writeAll(data.subarray(runStart, i), offset + runStart);
+      runStart = -1;
+    }
+  }
+  if (runStart >= 0) await writeAll(data.subarray(runStart), offset + runStart);
+}
+
+function isZero(data: Buffer): boolean {
+  return data.length <= sparseBlockSize && zeroBlock.subarray(0, data.length).equals(data);
+}
