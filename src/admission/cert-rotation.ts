@@ -53,6 +53,11 @@ export interface RotationPlan {
   reasons: string[];
 }
 
+/** One canonical text for a bundle, so an unchanged bundle compares equal. */
+export function joinBundle(pems: readonly string[]): string {
+  return pems.map((p) => `${p.trim()}\n`).join("");
+}
+
 export function renewalTime(info: CertificateInfo, fraction: number): Date {
   const start = info.notBefore.getTime();
   return new Date(start + (info.notAfter.getTime() - start) * fraction);
@@ -92,7 +97,7 @@ export function planRotation(current: CertState | undefined, now: Date, config: 
   const problems = current ? validateState(current) : ["no certificates stored yet"];
   if (!current || problems.length > 0) {
     const ca = freshCA();
-    return { changed: true, state: { ca, caBundle: ca.certPem, serving: issue(ca) }, reasons: problems };
+    return { changed: true, state: { ca, caBundle: joinBundle([ca.certPem]), serving: issue(ca) }, reasons: problems };
   }
 
   const reasons: string[] = [];
@@ -138,7 +143,7 @@ export function planRotation(current: CertState | undefined, now: Date, config: 
   }
   if (fromSigningCA && rolloverStartedAt && serving === current.serving) rolloverStartedAt = undefined;
 
-  const caBundle = bundle.map((p) => (p.endsWith("\n") ? p : `${p}\n`)).join("");
+  const caBundle = joinBundle(bundle);
   const changed =
     ca !== current.ca ||
     serving !== current.serving ||
