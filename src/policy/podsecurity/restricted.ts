@@ -1,0 +1,213 @@
+/** The restricted checks: current pod hardening best practice, on top of baseline. */
+import { asArray, asObject, type PodSecurityViolation, type PodView } from "./types.ts";
+
+type Check = (pod: PodView) => PodSecurityViolation[];
+
+const allowedVolumeSources = new Set([
+  "configMap",
+  "csi",
+  "downwardAPI",
+  "emptyDir",
+  "ephemeral",
+  "image",
+  "persistentVolumeClaim",
+  "projected",
+  "secret",
+]);
+
+const v = (check: string, path: string, reason: string, fix: string): PodSecurityViolation => ({
+  level: "restricted",
+  check,
+  path,
+  reason,
+  fix,
+});
+
+const podSecurityContext = (pod: PodView) => asObject(pod.spec.securityContext);
+const sc = (c: { container: Record<string, unknown> }) => asObject(c.container.securityContext);
+const isSet = (value: unknown) => value !== undefined && value !== null;
+
+const restrictedVolumes: Check = (pod) =>
+  asArray(pod.spec.volumes).flatMap((vol, i) => {
+    const volume = asObject(vol);
+    const sources = Object.keys(volume).filter((k) => k !== "name" && isSet(volume[k]));
+    const bad = sources.filter((s) => !allowedVolumeSources.has(s));
+    if (bad.length === 0) return [];
+    return [
+      v(
+        "restrictedVolumes",
+        `${pod.specPath}.volumes[${i}].${bad[0]}`,
+        `volume "${String(volume.name)}" uses ${bad.join(", ")}`,
+        "use a persistentVolumeClaim, configMap, secret, emptyDir, projected, csi or ephemeral volume",
+      ),
+    ];
+  });
+
+const allowPrivilegeEscalation: Check = (pod) => {
+  if (pod.isWindows) return [];
+  return pod.containers
+    .filter((c) => sc(c).allowPrivilegeEscalation !== false)
+    .map((c) =>
+      v(
+        "allowPrivilegeEscalation",
+        `${c.path}.securityContext.allowPrivilegeEscalation`,
+        `container "${c.name}" does not set allowPrivilegeEscalation=false`,
+        "set securityContext.allowPrivilegeEscalation=false",
+      ),
+    );
+};
+
+const runAsNonRoot: Check = (pod) => {
+  const out: PodSecurityViolation[] = [];
+  const podValue = podSecurityContext(pod).runAsNonRoot;
+  if (podValue === false) {
+    out.push(
+      v(
+        "runAsNonRoot",
+        `${pod.specPath}.securityContext.runAsNonRoot`,
+        "the pod sets runAsNonRoot=false",
+        "set securityContext.runAsNonRoot=true",
+      ),
+    );
+  }
+  const podNonRoot = podValue === true;
+  for (const c of pod.containers) {
+    const value = sc(c).runAsNonRoot;
+    if (value === false) {
+      out.push(
+        v(
+          "runAsNonRoot",
+          `${c.path}.securityContext.runAsNonRoot`,
+          `container "${c.name}" sets runAsNonRoot=false`,
+          "set securityContext.runAsNonRoot=true",
+        ),
+      );
+    } else if (!isSet(value) && !podNonRoot) {
+      out.push(
+        v(
+          "runAsNonRoot",
+          `${c.path}.securityContext.runAsNonRoot`,
+          `container "${c.name}" may run as root (runAsNonRoot unset on pod and container)`,
+          "set securityContext.runAsNonRoot=true on the pod or the container",
+        ),
+      );
+    }
+  }
+  return out;
+};
+
+const runAsUser: Check = (pod) => {
+  const out: PodSecurityViolation[] = [];
+  if (podSecurityContext(pod).runAsUser === 0) {
+    out.push(
+      v(
+        "runAsUser",
+        `${pod.specPath}.securityContext.runAsUser`,
+        "the pod sets runAsUser=0 (root)",
+        "set runAsUser to a non-zero UID",
+      ),
+    );
+  }
+  for (const c of pod.containers) {
+    if (sc(c).runAsUser === 0) {
+      out.push(
+        v(
+          "runAsUser",
+          `${c.path}.securityContext.runAsUser`,
+          `container "${c.name}" sets runAsUser=0 (root)`,
+          "set runAsUser to a non-zero UID",
+        ),
+      );
+    }
+  }
+  return out;
+};
+
+const validSeccomp = (type: unknown) => type === "RuntimeDefault" || type === "Localhost";
+const seccompRestricted: Check = (pod) => {
+  if (pod.isWindows) return [];
+  const out: PodSecurityViolation[] = [];
+  const podProfile = podSecurityContext(pod).seccompProfile;
+  let podSet = false;
+  if (isSet(podProfile)) {
+    const type = asObject(podProfile).type;
+    if (validSeccomp(type)) podSet = true;
+    else
+      out.push(
+        v(
+          "seccompProfile",
+          `${pod.specPath}.securityContext.seccompProfile.type`,
+          `the pod sets seccomp profile ${String(type)}`,
+          "set seccompProfile.type to RuntimeDefault or Localhost",
+        ),
+      );
+  }
+  for (const c of pod.containers) {
+    const profile = sc(c).seccompProfile;
+    if (isSet(profile)) {
+      const type = asObject(profile).type;
+      if (!validSeccomp(type)) {
+        out.push(
+          v(
+            "seccompProfile",
+            `${c.path}.securityContext.seccompProfile.type`,
+            `container "${c.name}" sets seccomp profile ${String(type)}`,
+            "set seccompProfile.type to RuntimeDefault or Localhost",
+          ),
+        );
+      }
+    } else if (!podSet) {
+      out.push(
+        v(
+          "seccompProfile",
+          `${c.path}.securityContext.seccompProfile`,
+          `container "${c.name}" has no seccomp profile (none on the pod either)`,
+          "set securityContext.seccompProfile.type=RuntimeDefault on the pod or the container",
+        ),
+      );
+    }
+  }
+  return out;
+};
+
+const capabilitiesRestricted: Check = (pod) => {
+  if (pod.isWindows) return [];
+  const out: PodSecurityViolation[] = [];
+  for (const c of pod.containers) {
+    const capabilities = asObject(sc(c).capabilities);
+    const drop = asArray(capabilities.drop).map(String);
+    if (!drop.includes("ALL")) {
+      out.push(
+        v(
+          "capabilities",
+          `${c.path}.securityContext.capabilities.drop`,
+          `container "${c.name}" does not drop ALL capabilities`,
+          'set securityContext.capabilities.drop=["ALL"]',
+        ),
+      );
+    }
+    const bad = asArray(capabilities.add)
+      .map(String)
+      .filter((cap) => cap !== "NET_BIND_SERVICE");
+    if (bad.length > 0) {
+      out.push(
+        v(
+          "capabilities",
+          `${c.path}.securityContext.capabilities.add`,
+          `container "${c.name}" adds capabilities ${bad.join(", ")}`,
+          "add at most NET_BIND_SERVICE",
+        ),
+      );
+    }
+  }
+  return out;
+};
+
+export const restrictedChecks: Check[] = [
+  restrictedVolumes,
+  allowPrivilegeEscalation,
+  runAsNonRoot,
+  runAsUser,
+  seccompRestricted,
+  capabilitiesRestricted,
+];

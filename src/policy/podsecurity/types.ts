@@ -1,0 +1,62 @@
+/** Pod Security Standards (the checks of Kubernetes' PodSecurity admission plugin, latest policy version). */
+export type PodSecurityLevel = "privileged" | "baseline" | "restricted";
+export const podSecurityLevels: readonly PodSecurityLevel[] = ["privileged", "baseline", "restricted"];
+
+export interface PodSecurityViolation {
+  /** The lowest level that forbids this. */
+  level: "baseline" | "restricted";
+  /** The check's identifier as in Kubernetes' pod-security-admission (e.g. "runAsNonRoot"). */
+  check: string;
+  /** The offending field, e.g. "spec.containers[0].securityContext.runAsUser". */
+  path: string;
+  /** What is wrong, naming the container where there is one. */
+  reason: string;
+  /** How to make the pod acceptable. */
+  fix: string;
+}
+
+/** The parts of a Pod (or a pod template) the checks read. Unknown input is treated defensively. */
+export type Json = Record<string, unknown>;
+
+export interface ContainerRef {
+  container: Json;
+  /** "spec.containers[0]" */
+  path: string;
+  name: string;
+}
+
+export interface PodView {
+  metadata: Json;
+  /** "metadata" for a Pod, "spec.template.metadata" for a template. */
+  metadataPath: string;
+  spec: Json;
+  /** "spec" for a Pod, "spec.template.spec" for a template. */
+  specPath: string;
+  containers: ContainerRef[];
+  isWindows: boolean;
+}
+
+export function asObject(value: unknown): Json {
+  return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Json) : {};
+}
+
+export function asArray(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+export function podView(object: unknown, specPath = "spec"): PodView {
+  const segments = specPath.split(".");
+  const metadataPath = [...segments.slice(0, -1), "metadata"].join(".");
+  const at = (path: string[]) => path.reduce<Json>((node, key) => asObject(node[key]), asObject(object));
+  const spec = at(segments);
+  const metadata = at(metadataPath.split("."));
+  const containers: ContainerRef[] = [];
+  for (const field of ["initContainers", "containers", "ephemeralContainers"]) {
+    asArray(spec[field]).forEach((c, i) => {
+      const container = asObject(c);
+      containers.push({ container, path: `${specPath}.${field}[${i}]`, name: String(container.name ?? i) });
+    });
+  }
+  const isWindows = asObject(spec.os).name === "windows";
+  return { metadata, metadataPath, spec, specPath, containers, isWindows };
+}
