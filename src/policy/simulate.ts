@@ -83,7 +83,7 @@ export function simulateAdmission(
   request: Record<string, unknown>,
 ): SimulatedAdmission {
   const mutate = evaluateAdmission(set, request, view, "mutate");
-  let patched = request.object ?? null;
+  let patched: unknown = request.object ?? null;
   let notIdempotent = false;
   if (patched !== null && mutate.patch.length > 0) {
     const applied = applyOperations(patched, mutate.patch);
