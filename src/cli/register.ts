@@ -7,7 +7,32 @@ import { registerCommand } from "./commands.ts";
 // -- admission webhooks --
 
 // -- policies (offline) --
+registerCommand({
+  name: "policy lint",
+  summary: "validate policy files (schema and CEL)",
+  load: async () => (await import("./policy-lint.ts")).run,
+});
+registerCommand({
+  name: "policy test",
+  summary: "run policy fixture tests (policy + objects + expected verdicts)",
+  load: async () => (await import("./policy-test.ts")).run,
+});
+registerCommand({
+  name: "policy apply",
+  summary: "admit manifests through the policies offline; print mutated objects and verdicts",
+  load: async () => (await import("./policy-apply.ts")).run,
+});
 
 // -- repository --
 
 // -- data mover --
+registerCommand({
+  name: "data-mover backup",
+  summary: "back up a mounted volume (directory or block device) into the repository",
+  load: async () => (await import("./data-mover-backup.ts")).run,
+});
+registerCommand({
+  name: "data-mover restore",
+  summary: "restore a snapshot into an empty directory or onto a block device",
+  load: async () => (await import("./data-mover-restore.ts")).run,
+});

@@ -182,7 +182,7 @@ async function lstatSource(source: string) {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === "ENOENT" ? "does not exist" : code === "EACCES" ? "is not accessible" : (err as Error).message;
-    throw new BackupSourceError(`source '${source}' ${why}`, { cause: err });
+    throw new BackupSourceError(`source '${source}' ${why}`);
   }
 }
 

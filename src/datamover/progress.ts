@@ -20,6 +20,7 @@ export class ProgressMeter {
   #bytesDone = 0;
   #totalBytes = 0;
   #lastReport = Number.NEGATIVE_INFINITY;
+  #lastReported: Progress | undefined;
   readonly #listener: ProgressListener | undefined;
   readonly #intervalMs: number;
   readonly #now: () => number;
@@ -45,17 +46,24 @@ export class ProgressMeter {
     this.#maybeReport();
   }
 
-  /** Reports the final figures regardless of the throttle. */
+  /** Reports the final figures regardless of the throttle (unless they were just reported). */
   finish(): void {
-    this.#lastReport = this.#now();
-    this.#listener?.(this.snapshot);
+    const last = this.#lastReported;
+    const now = this.snapshot;
+    if (last !== undefined && last.bytesDone === now.bytesDone && last.totalBytes === now.totalBytes) return;
+    this.#report(now);
   }
 
   #maybeReport(): void {
     if (!this.#listener) return;
     const now = this.#now();
     if (now - this.#lastReport < this.#intervalMs) return;
-    this.#lastReport = now;
-    this.#listener(this.snapshot);
+    this.#report(this.snapshot);
+  }
+
+  #report(progress: Progress): void {
+    this.#lastReport = this.#now();
+    this.#lastReported = progress;
+    this.#listener?.(progress);
   }
 }

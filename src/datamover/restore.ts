@@ -1,6 +1,8 @@
 /**
  * Restoring a snapshot: a directory tree into a target directory, or a block stream onto a device or file.
  */
+
+import type { Stats } from "node:fs";
 import { lstat, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import type { Repository, SnapshotManifest } from "../repository/types.ts";
@@ -58,7 +60,6 @@ export async function restoreSnapshot(
     skipped: 0,
   };
   const meter = new ProgressMeter({ onProgress: options.onProgress, intervalMs: options.progressIntervalMs });
-  meter.setTotal(snapshot.source.volumeMode === "Block" ? (snapshot.block?.size ?? 0) : snapshot.stats.bytes);
   const notice = options.onNotice ?? (() => {});
   const signal = options.signal ?? new AbortController().signal;
   if (snapshot.source.volumeMode === "Block") {
@@ -67,6 +68,7 @@ export async function restoreSnapshot(
     if (snapshot.root === undefined) throw new Error(`snapshot ${snapshot.id} has no root tree`);
     const target = resolve(options.target);
     await prepareTargetDirectory(target, options.overwrite ?? false);
+    meter.setTotal(snapshot.stats.bytes);
     if (!asRoot) notice("not running as root: restored files are owned by the current user, not their original owners");
     const restorer = new TreeRestorer({
       repo,
@@ -125,6 +127,8 @@ async function restoreBlock(
     throw err;
   });
   const onBytes = (n: number) => meter.add(n);
+  if (!existing?.isBlockDevice()) await checkBlockTargetFile(target, existing, options.overwrite ?? false);
+  meter.setTotal(block.size);
   if (existing?.isBlockDevice()) {
     // A device is written in place; zero runs are written too, since the device may hold old data.
     const handle = await open(target, "r+");
@@ -136,12 +140,6 @@ async function restoreBlock(
       await handle.close();
     }
   } else {
-    if (existing !== undefined && !existing.isFile()) {
-      throw new RestoreTargetError(`target '${target}' is neither a block device nor a regular file`);
-    }
-    if (existing !== undefined && existing.size > 0 && !options.overwrite) {
-      throw new RestoreTargetError(`target '${target}' is not empty; use --overwrite to replace it`);
-    }
     await mkdir(dirname(target), { recursive: true });
     const temporary = join(dirname(target), `.skiff-restore-${process.pid}-block.tmp`);
     const handle = await open(temporary, "w", 0o600);
@@ -166,4 +164,13 @@ async function restoreBlock(
   }
   stats.files = 1;
   stats.bytes = block.size;
+}
+
+async function checkBlockTargetFile(target: string, existing: Stats | undefined, overwrite: boolean): Promise<void> {
+  if (existing !== undefined && !existing.isFile()) {
+    throw new RestoreTargetError(`target '${target}' is neither a block device nor a regular file`);
+  }
+  if (existing !== undefined && existing.size > 0 && !overwrite) {
+    throw new RestoreTargetError(`target '${target}' is not empty; use --overwrite to replace it`);
+  }
 }

@@ -1,0 +1,62 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { open } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { writeStream } from "../../../src/datamover/sparse-writer.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "skiff-sparse-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+async function* pieces(data: Buffer, size: number) {
+  for (let at = 0; at < data.length; at += size) yield data.subarray(at, at + size);
+}
+
+async function write(name: string, data: Buffer, sparse: boolean, pieceSize: number) {
+  const path = join(dir, name);
+  const handle = await open(path, "w");
+  try {
+    const result = await writeStream(handle, pieces(data, pieceSize), { sparse });
+    return { path, result };
+  } finally {
+    await handle.close();
+  }
+}
+
+function pattern(): Buffer {
+  // data 5000 B | zeros 3 MiB | data 4096 B | zeros 10000 B (unaligned tail)
+  const data = Buffer.alloc(5000 + (3 << 20) + 4096 + 10_000);
+  data.fill(7, 0, 5000);
+  data.fill(9, 5000 + (3 << 20), 5000 + (3 << 20) + 4096);
+  return data;
+}
+
+describe("writeStream", () => {
+  for (const pieceSize of [4096, 10_007, 1 << 20]) {
+    it(`leaves holes for aligned zero blocks and keeps the content (pieces of ${pieceSize} B)`, async () => {
+      const data = pattern();
+      const { path, result } = await write(`sparse-${pieceSize}`, data, true, pieceSize);
+      assert.equal(result.size, data.length);
+      assert.ok(result.bytesWritten < 5000 + 4096 + 2 * 4096 * 2, `wrote ${result.bytesWritten} bytes`);
+      assert.ok(readFileSync(path).equals(data));
+      assert.ok(statSync(path).blocks * 512 < 1 << 20, "the 3 MiB zero run is a hole");
+    });
+  }
+
+  it("writes every byte when not sparse", async () => {
+    const data = pattern();
+    const { path, result } = await write("dense", data, false, 65_536);
+    assert.equal(result.bytesWritten, data.length);
+    assert.ok(readFileSync(path).equals(data));
+    assert.ok(statSync(path).blocks * 512 >= data.length);
+  });
+
+  it("produces an all-hole file of the right length for all-zero input", async () => {
+    const data = Buffer.alloc(1 << 20);
+    const { path, result } = await write("zeros", data, true, 100_000);
+    assert.equal(result.bytesWritten, 0);
+    assert.equal(statSync(path).size, 1 << 20);
+    assert.equal(statSync(path).blocks, 0);
+  });
+});
