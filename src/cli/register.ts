@@ -5,6 +5,11 @@
 import { registerCommand } from "./commands.ts";
 
 // -- admission webhooks --
+registerCommand({
+  name: "webhook",
+  summary: "serve the admission webhooks (policies from files and cluster resources, TLS, metrics)",
+  load: async () => (await import("./webhook.ts")).run,
+});
 
 // -- policies (offline) --
 registerCommand({

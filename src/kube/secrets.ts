@@ -21,7 +21,8 @@ export interface SecretStore {
   write(secret: StoredSecret): Promise<StoredSecret>;
 }
 
-function decode(secret: V1Secret): StoredSecret {
+/** The Secret as text values (from a read or a watch event). */
+export function decodeSecret(secret: V1Secret): StoredSecret {
   const data: Record<string, string> = {};
   for (const [k, v] of Object.entries(secret.data ?? {})) data[k] = Buffer.from(v, "base64").toString("utf8");
   return {
@@ -44,7 +45,7 @@ export function kubeSecretStore(
     name,
     async read() {
       try {
-        return decode(await core.readNamespacedSecret({ name, namespace }));
+        return decodeSecret(await core.readNamespacedSecret({ name, namespace }));
       } catch (err) {
         if (isNotFound(err)) return undefined;
         throw normalizeKubeError(err, `reading ${where}`);
@@ -64,7 +65,7 @@ export function kubeSecretStore(
         const written = secret.resourceVersion
           ? await core.replaceNamespacedSecret({ name, namespace, body })
           : await core.createNamespacedSecret({ namespace, body });
-        return decode(written);
+        return decodeSecret(written);
       } catch (err) {
         throw normalizeKubeError(err, `${secret.resourceVersion ? "updating" : "creating"} ${where}`);
       }

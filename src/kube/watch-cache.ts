@@ -36,10 +36,16 @@ export function resourcePath(type: ResourceType): string {
   return type.namespace ? `${base}/namespaces/${type.namespace}/${type.plural}` : `${base}/${type.plural}`;
 }
 
+export interface WatchCacheOptions {
+  /** Treat "the resource type does not exist" (404, e.g. a CRD not installed yet) as an empty, synced cache. */
+  emptyWhenMissing?: boolean;
+}
+
 export function startWatchCache<T extends KubernetesObject>(
   kc: KubeConfig,
   type: ResourceType,
   logger: Logger,
+  options: WatchCacheOptions = {},
 ): WatchCache<T> {
   const api = KubernetesObjectApi.makeApiClient(kc);
   const what = `${type.plural}.${type.apiVersion}${type.namespace ? ` in ${type.namespace}` : ""}`;
@@ -86,28 +92,42 @@ export function startWatchCache<T extends KubernetesObject>(
   informer.on("add", emit("add"));
   informer.on("update", emit("update"));
   informer.on("delete", emit("delete"));
-  informer.on("connect", () => {
-    if (!synced) {
-      synced = true;
-      resolveSynced();
-    }
-  });
-  informer.on("error", (err) => {
-    logger.warn({ resource: what, err: normalizeKubeError(err, `watching ${what}`).message }, "watch failed; retrying");
-  });
+  const markSynced = () => {
+    if (synced) return;
+    synced = true;
+    resolveSynced();
+  };
+  // The client's ListWatch stops for good on any error other than "expired" or a client timeout: restart it
+  // with backoff (from the last resourceVersion, or with a fresh list after a 410).
   let stopped = false;
-  const start = async (attempt = 0): Promise<void> => {
+  let attempt = 0;
+  let failedThisRun = false;
+  let restartTimer: NodeJS.Timeout | undefined;
+  informer.on("error", (err) => {
+    failedThisRun = true;
     if (stopped) return;
+    const normal = normalizeKubeError(err, `watching ${what}`);
+    if (options.emptyWhenMissing && normal.code === 404) markSynced();
+    const delay = Math.min(30_000, 500 * 2 ** attempt++);
+    logger.warn({ resource: what, err: normal.message, retryInMs: delay }, "watch failed; retrying");
+    clearTimeout(restartTimer);
+    restartTimer = setTimeout(() => void start(), delay);
+    restartTimer.unref();
+  });
+  const start = async (): Promise<void> => {
+    if (stopped) return;
+    failedThisRun = false;
     try {
       await informer.start();
-      if (!synced) {
-        synced = true;
-        resolveSynced();
-      }
     } catch (err) {
-      const delay = Math.min(30_000, 500 * 2 ** attempt);
-      logger.warn({ resource: what, err: (err as Error).message, retryInMs: delay }, "initial list failed; retrying");
-      setTimeout(() => void start(attempt + 1), delay).unref();
+      failedThisRun = true;
+      logger.warn({ resource: what, err: (err as Error).message }, "starting the watch failed; retrying");
+      restartTimer = setTimeout(() => void start(), Math.min(30_000, 500 * 2 ** attempt++));
+      restartTimer.unref();
+    }
+    if (!failedThisRun) {
+      attempt = 0;
+      markSynced();
     }
   };
   void start();
@@ -122,6 +142,7 @@ export function startWatchCache<T extends KubernetesObject>(
     isSynced: () => synced,
     stop: async () => {
       stopped = true;
+      clearTimeout(restartTimer);
       await informer.stop();
     },
   };

@@ -1,0 +1,116 @@
+/**
+ * The policies in effect: documents from every source (mounted files, cluster resources), compiled together
+ * into one set that is swapped atomically. A review reads the set once at its start, so a reload in the
+ * middle of a review never mixes two sets. A bad document is reported and left out; the rest stay in force.
+ */
+import type { Logger } from "../log.ts";
+import {
+  type ClusterView,
+  type CompiledPolicySet,
+  compilePolicySet,
+  type Decision,
+  evaluateAdmission,
+  formatLoadError,
+  type PolicyDocument,
+  type PolicyLoadError,
+} from "../policy/index.ts";
+import type { AdmissionRequest, Phase } from "./codec.ts";
+import type { AdmissionEvaluator } from "./evaluator.ts";
+import type { AdmissionMetrics } from "./metrics.ts";
+
+export interface SourceContents {
+  policies: PolicyDocument[];
+  errors: PolicyLoadError[];
+}
+
+export interface PolicyStoreOptions {
+  installNamespace: string;
+  view: ClusterView;
+  logger: Logger;
+  metrics?: AdmissionMetrics;
+  /** Extra readiness (e.g. the namespace cache has synced). */
+  viewReady?: () => boolean;
+  /** Sources that must have reported once before the store is ready. */
+  requiredSources: string[];
+}
+
+export class PolicyStore implements AdmissionEvaluator {
+  private readonly options: PolicyStoreOptions;
+  private readonly sources = new Map<string, SourceContents>();
+  private set: CompiledPolicySet | undefined;
+  private errors: PolicyLoadError[] = [];
+  private readonly listeners: ((set: CompiledPolicySet, errors: PolicyLoadError[]) => void)[] = [];
+
+  constructor(options: PolicyStoreOptions) {
+    this.options = options;
+  }
+
+  /** Replaces what one source contributes and recompiles. */
+  update(source: string, contents: SourceContents): void {
+    this.sources.set(source, contents);
+    this.rebuild();
+  }
+
+  onCompiled(listener: (set: CompiledPolicySet, errors: PolicyLoadError[]) => void): void {
+    this.listeners.push(listener);
+  }
+
+  current(): { set: CompiledPolicySet | undefined; errors: readonly PolicyLoadError[] } {
+    return { set: this.set, errors: this.errors };
+  }
+
+  ready(): boolean {
+    if (!this.set) return false;
+    if (!this.options.requiredSources.every((s) => this.sources.has(s))) return false;
+    return this.options.viewReady?.() ?? true;
+  }
+
+  evaluate(request: AdmissionRequest, phase: Phase): Decision {
+    const set = this.set;
+    if (!set) {
+      // Not ready: the readiness probe keeps traffic away; answer conservatively if it arrives anyway.
+      return {
+        allowed: false,
+        code: 503,
+        message: "Skiff policies are not loaded yet",
+        results: [],
+        warnings: [],
+        auditAnnotations: {},
+        patch: [],
+      };
+    }
+    return evaluateAdmission(set, request, this.options.view, phase);
+  }
+
+  private rebuild(): void {
+    const { logger, metrics } = this.options;
+    const documents: PolicyDocument[] = [];
+    const loadErrors: PolicyLoadError[] = [];
+    for (const contents of this.sources.values()) {
+      documents.push(...contents.policies);
+      loadErrors.push(...contents.errors);
+    }
+    const compiled = compilePolicySet(documents, { installNamespace: this.options.installNamespace });
+    const errors = [...loadErrors, ...compiled.errors];
+    const previous = new Set(this.errors.map(formatLoadError));
+    for (const e of errors) {
+      const text = formatLoadError(e);
+      if (!previous.has(text))
+        logger.error({ source: e.source, line: e.line, path: e.path }, `policy not loaded: ${text}`);
+    }
+    this.set = compiled.set;
+    this.errors = errors;
+    if (metrics) {
+      metrics.policiesLoaded.set({}, compiled.set.policies.length);
+      metrics.policyLoadErrors.reset();
+      const bySource = new Map<string, number>();
+      for (const e of errors) bySource.set(e.source, (bySource.get(e.source) ?? 0) + 1);
+      for (const [source, count] of bySource) metrics.policyLoadErrors.set({ source }, count);
+    }
+    logger.info(
+      { policies: compiled.set.policies.map((p) => p.id), errors: errors.length },
+      `policy set compiled: ${compiled.set.policies.length} policies`,
+    );
+    for (const listener of this.listeners) listener(compiled.set, errors);
+  }
+}
