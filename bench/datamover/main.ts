@@ -1,0 +1,285 @@
+/**
+ * `npm run bench:datamover [-- --quick | --million] [--data-dir DIR] [--tools skiff,kopia,restic]`
+ *
+ * Backs up the same deterministic data with Skiff, kopia and restic, each into its own local filesystem
+ * repository, and prints seconds, throughput, peak RSS and repository size per step, with Skiff's speed
+ * relative to each peer. Steps: (a) large files, (b) many small files, (c) re-backup of (a) after a 1% change,
+ * (d) restore of (c)'s snapshot, verified byte for byte. `--million`: Skiff's backup of 1,000,000 small files
+ * and a full maintenance of that repository, for peak memory.
+ *
+ * Caches cannot be dropped here (no root over the host's page cache), so every tool runs once per step, in the
+ * same order (skiff, kopia, restic), on data that is most likely in the page cache for all of them.
+ */
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { cpus, totalmem } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { applyChange, ensureLarge, ensureSmall, treeSize } from "./datasets.ts";
+import { measure } from "./measure.ts";
+import { ensureGnuTime, ensureKopia, ensureRestic, kopiaVersion, runQuiet } from "./peers.ts";
+import { formatTable, type Row, speedRatio } from "./report.ts";
+import { kopiaTool, resticTool, skiffTool, type Tool, type ToolName } from "./tools.ts";
+import { compareTrees, treeDigest } from "./verify.ts";
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    million: { type: "boolean", default: false },
+    "data-dir": { type: "string" },
+    tools: { type: "string" },
+    help: { type: "boolean", default: false },
+  },
+});
+if (flags.help) {
+  console.log("usage: npm run bench:datamover -- [--quick | --million] [--data-dir DIR] [--tools skiff,kopia,restic]");
+  process.exit(0);
+}
+
+const log = (line: string) => console.error(`[bench] ${line}`);
+const projectRoot = fileURLToPath(new URL("../../", import.meta.url));
+const dataDir = resolve(flags["data-dir"] ?? join(projectRoot, "bench", ".data"));
+const mode = flags.million ? "million" : flags.quick ? "quick" : "full";
+const sizes = {
+  full: { largeBytes: 2 * 1024 ** 3, smallFiles: 100_000 },
+  quick: { largeBytes: 200 * 1024 ** 2, smallFiles: 10_000 },
+  million: { largeBytes: 0, smallFiles: 1_000_000 },
+}[mode];
+const wanted = (flags.tools ?? (mode === "million" ? "skiff" : "skiff,kopia,restic")).split(",") as ToolName[];
+
+const rows: Row[] = [];
+const runDir = join(dataDir, `run-${mode}`);
+
+async function prepareTools(): Promise<{ tools: Tool[]; skipped: Array<{ name: string; reason: string }> }> {
+  const tools: Tool[] = [];
+  const skipped: Array<{ name: string; reason: string }> = [];
+  for (const name of wanted) {
+    const workDir = join(runDir, name);
+    try {
+      if (name === "skiff") {
+        const tool = await skiffTool(workDir);
+        // The repository and data mover commands may not be in a given checkout yet; say so and run the peers.
+        const help = await runQuiet(process.execPath, [join(projectRoot, "src", "main.ts"), "--help"]);
+        const needed = [
+          "repo init",
+          "data-mover backup",
+          "data-mover restore",
+          ...(mode === "million" ? ["repo maintenance"] : []),
+        ];
+        const missing = needed.filter((command) => !help.includes(command));
+        if (missing.length)
+          throw new Error(`this checkout's CLI has no ${missing.map((m) => `'skiff ${m}'`).join(", ")}`);
+        tools.push(tool);
+      } else if (name === "kopia") {
+        tools.push(kopiaTool(await ensureKopia(log), kopiaVersion, workDir));
+      } else if (name === "restic") {
+        const binary = await ensureRestic(log);
+        const version = (await runQuiet(binary, ["version"])).split(" ")[1] ?? "?";
+        tools.push(resticTool(binary, version, workDir));
+      } else {
+        throw new Error(`unknown tool '${name}' (expected skiff, kopia, restic)`);
+      }
+    } catch (err) {
+      skipped.push({ name, reason: (err as Error).message.split("\n")[0] ?? "failed" });
+      log(`${name}: not run: ${(err as Error).message.split("\n").slice(0, 3).join(" / ")}`);
+    }
+  }
+  return { tools, skipped };
+}
+
+async function step(
+  timeBinary: string,
+  tool: Tool,
+  stepName: string,
+  spec: ReturnType<Tool["backup"]>,
+  counts: { files: number; bytes: number; rate: Row["rate"] },
+  repo: string | undefined,
+): Promise<{ stdout: string } | undefined> {
+  log(`${stepName}: ${tool.name}`);
+  try {
+    const measured = await measure(timeBinary, spec, `${tool.name} ${stepName}`);
+    rows.push({
+      step: stepName,
+      tool: tool.name,
+      seconds: measured.seconds,
+      ...counts,
+      peakRssBytes: measured.peakRssBytes,
+      repoBytes: repo ? await treeSize(repo) : undefined,
+    });
+    return measured;
+  } catch (err) {
+    log((err as Error).message);
+    rows.push({
+      step: stepName,
+      tool: tool.name,
+      seconds: 0,
+      ...counts,
+      peakRssBytes: 0,
+      repoBytes: undefined,
+      note: "failed",
+    });
+    return undefined;
+  }
+}
+
+async function initRepo(timeBinary: string, tool: Tool, repo: string): Promise<boolean> {
+  await rm(repo, { recursive: true, force: true });
+  await mkdir(join(repo, ".."), { recursive: true });
+  try {
+    await measure(timeBinary, tool.init(repo), `${tool.name} init`);
+    return true;
+  } catch (err) {
+    log((err as Error).message);
+    return false;
+  }
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  log(`mode ${mode}; data in ${dataDir}; ${cpus().length} CPUs, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB`);
+  const timeBinary = await ensureGnuTime(log);
+  await rm(runDir, { recursive: true, force: true });
+  await mkdir(runDir, { recursive: true });
+  const { tools, skipped } = await prepareTools();
+  const largeSpec = { seed: "skiff-bench-1", totalBytes: sizes.largeBytes };
+  const smallSpec = { seed: "skiff-bench-1", files: sizes.smallFiles };
+  const smallDir = join(dataDir, mode === "million" ? "small-1000000" : `small-${sizes.smallFiles}`);
+  const small = await ensureSmall(smallDir, smallSpec, log);
+  const summary: Record<string, unknown> = {};
+
+  if (mode === "million") {
+    for (const tool of tools) {
+      const repo = join(runDir, tool.name, "repo-million");
+      if (!(await initRepo(timeBinary, tool, repo))) continue;
+      const counts = { files: small.files, bytes: small.bytes, rate: "files/s" as const };
+      await step(timeBinary, tool, "1M small files: backup", tool.backup(repo, small.dir), counts, repo);
+      if (tool.maintenance) {
+        await step(timeBinary, tool, "1M small files: full maintenance", tool.maintenance(repo), counts, repo);
+      }
+    }
+  } else {
+    const largeDir = join(dataDir, `large-${sizes.largeBytes}`);
+    const large = await ensureLarge(largeDir, largeSpec, log);
+    const gib = (large.bytes / 1024 ** 3).toFixed(large.bytes >= 1024 ** 3 ? 0 : 2);
+    const stepA = `(a) ${gib} GiB large files: backup`;
+    const stepB = `(b) ${small.files.toLocaleString("en")} small files: backup`;
+    const stepC = "(c) re-backup of (a) after 1% change";
+    const stepD = "(d) restore of (c)";
+    const latest = new Map<ToolName, string>();
+    const ready = new Set<ToolName>();
+
+    for (const tool of tools) {
+      const repo = join(runDir, tool.name, "repo-large");
+      if (!(await initRepo(timeBinary, tool, repo))) continue;
+      ready.add(tool.name);
+      await step(
+        timeBinary,
+        tool,
+        stepA,
+        tool.backup(repo, large.dir),
+        { files: large.files, bytes: large.bytes, rate: "MB/s" },
+        repo,
+      );
+    }
+    for (const tool of tools) {
+      const repo = join(runDir, tool.name, "repo-small");
+      if (!(await initRepo(timeBinary, tool, repo))) continue;
+      await step(
+        timeBinary,
+        tool,
+        stepB,
+        tool.backup(repo, small.dir),
+        { files: small.files, bytes: small.bytes, rate: "files/s" },
+        repo,
+      );
+    }
+    const changed = await applyChange(large.dir, largeSpec);
+    summary.changedBytes = changed;
+    for (const tool of tools.filter((t) => ready.has(t.name))) {
+      const repo = join(runDir, tool.name, "repo-large");
+      const result = await step(
+        timeBinary,
+        tool,
+        stepC,
+        tool.backup(repo, large.dir),
+        { files: large.files + 1, bytes: large.bytes + changed, rate: "MB/s" },
+        repo,
+      );
+      if (result) {
+        try {
+          latest.set(tool.name, tool.snapshotId(result.stdout, repo));
+        } catch (err) {
+          log((err as Error).message);
+        }
+      }
+    }
+    log("hashing the source for restore verification");
+    const expected = await treeDigest(large.dir);
+    const verification: Record<string, string> = {};
+    for (const tool of tools) {
+      const snapshot = latest.get(tool.name);
+      if (!snapshot) continue;
+      const repo = join(runDir, tool.name, "repo-large");
+      const target = join(runDir, tool.name, "restore");
+      await rm(target, { recursive: true, force: true });
+      await mkdir(target, { recursive: true });
+      const done = await step(
+        timeBinary,
+        tool,
+        stepD,
+        tool.restore(repo, snapshot, target),
+        { files: large.files + 1, bytes: large.bytes + changed, rate: "MB/s" },
+        undefined,
+      );
+      if (done) {
+        const problems = compareTrees(expected, await treeDigest(tool.restoredRoot(target, large.dir)));
+        verification[tool.name] = problems.length ? `MISMATCH: ${problems.join("; ")}` : "identical to the source";
+        log(`${tool.name} restore: ${verification[tool.name]}`);
+      }
+      await rm(target, { recursive: true, force: true });
+    }
+    summary.restoreVerification = verification;
+  }
+
+  const peers = tools.map((t) => t.name).filter((n) => n !== "skiff");
+  const table = formatTable(rows, peers);
+  const lines = [
+    `Skiff data mover benchmark (${mode}), ${new Date().toISOString()}`,
+    `tools: ${tools.map((t) => `${t.name} ${t.version}`).join(", ")}${skipped.length ? `; not run: ${skipped.map((s) => `${s.name} (${s.reason})`).join(", ")}` : ""}`,
+    `machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), ${(totalmem() / 1024 ** 3).toFixed(0)} GiB; local filesystem repositories`,
+    "each tool ran once per step, in the order listed, with data in the page cache (caches cannot be dropped here)",
+    "MB = 10^6 bytes; 'vs peer' = peer seconds / Skiff seconds (above 1: Skiff faster); repo size after the step",
+    "",
+    table,
+  ];
+  if (summary.restoreVerification) {
+    lines.push(
+      "",
+      ...Object.entries(summary.restoreVerification as Record<string, string>).map(
+        ([t, v]) => `restore check ${t}: ${v}`,
+      ),
+    );
+  }
+  if (mode === "million") {
+    for (const row of rows.filter((r) => r.tool === "skiff" && !r.note)) {
+      const mb = row.peakRssBytes / 1e6;
+      lines.push(`${row.step}: peak RSS ${mb.toFixed(0)} MB (target <= 300 MB: ${mb <= 300 ? "met" : "NOT met"})`);
+    }
+  }
+  lines.push("", `total wall time ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  const text = lines.join("\n");
+  console.log(text);
+  const ratios: Record<string, Record<string, number | undefined>> = {};
+  for (const stepName of new Set(rows.map((r) => r.step))) {
+    ratios[stepName] = Object.fromEntries(peers.map((p) => [p, speedRatio(rows, stepName, p)]));
+  }
+  const base = join(dataDir, `results-${mode}`);
+  await writeFile(`${base}.txt`, `${text}\n`);
+  await writeFile(
+    `${base}.json`,
+    `${JSON.stringify({ mode, date: new Date().toISOString(), tools: tools.map((t) => ({ name: t.name, version: t.version })), skipped, rows, ratios, ...summary }, null, 2)}\n`,
+  );
+  log(`written ${base}.txt and ${base}.json`);
+}
+
+await main();

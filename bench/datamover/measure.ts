@@ -1,0 +1,65 @@
+/**
+ * Runs one command and measures it: wall-clock seconds (from spawn to exit) and peak resident set size from
+ * GNU time's %M (the largest RSS of the command's process; a tool's worker threads share it).
+ */
+import { spawn } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface Measured {
+  seconds: number;
+  peakRssBytes: number;
+  stdout: string;
+}
+
+export interface CommandSpec {
+  cmd: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+export async function measure(timeBinary: string, spec: CommandSpec, label: string): Promise<Measured> {
+  const dir = await mkdtemp(join(tmpdir(), "skiff-bench-time-"));
+  const timeFile = join(dir, "time");
+  try {
+    const started = performance.now();
+    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
+      (resolve, reject) => {
+        const child = spawn(timeBinary, ["-f", "%M", "-o", timeFile, spec.cmd, ...spec.args], {
+          cwd: spec.cwd,
+          env: spec.env ?? process.env,
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        const out: Buffer[] = [];
+        const err: Buffer[] = [];
+        child.stdout.on("data", (d: Buffer) => out.push(d));
+        child.stderr.on("data", (d: Buffer) => {
+          // Keep only the tail: some tools print progress on every file.
+          err.push(d);
+          if (err.length > 200) err.splice(0, err.length - 100);
+        });
+        child.on("error", reject);
+        child.on("close", (exit) =>
+          resolve({
+            code: exit,
+            stdout: Buffer.concat(out).toString("utf8"),
+            stderr: Buffer.concat(err).toString("utf8"),
+          }),
+        );
+      },
+    );
+    const seconds = (performance.now() - started) / 1000;
+    if (code !== 0) {
+      const tail = `${stderr}\n${stdout}`.trim().split("\n").slice(-15).join("\n");
+      throw new Error(`${label}: '${spec.cmd} ${spec.args.join(" ")}' exited with ${code}:\n${tail}`);
+    }
+    const timeOutput = await readFile(timeFile, "utf8");
+    const kib = Number(timeOutput.trim().split("\n").pop());
+    if (!Number.isFinite(kib)) throw new Error(`${label}: cannot read peak RSS from GNU time output '${timeOutput}'`);
+    return { seconds, peakRssBytes: kib * 1024, stdout };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

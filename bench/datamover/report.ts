@@ -1,0 +1,64 @@
+/** Formats the measured rows as a plain-text table; the same rows go to JSON. */
+
+export interface Row {
+  step: string;
+  tool: string;
+  seconds: number;
+  /** Files or bytes processed, for the rate column. */
+  files: number;
+  bytes: number;
+  rate: "MB/s" | "files/s";
+  peakRssBytes: number;
+  repoBytes: number | undefined;
+  note?: string;
+}
+
+const MB = 1e6;
+
+function rateOf(row: Row): string {
+  if (row.seconds <= 0) return "-";
+  return row.rate === "MB/s"
+    ? `${(row.bytes / MB / row.seconds).toFixed(1)} MB/s`
+    : `${Math.round(row.files / row.seconds)} files/s`;
+}
+
+/**
+ * Skiff's speed relative to a peer on the same step: the peer's seconds divided by Skiff's.
+ * Above 1 means Skiff was faster.
+ */
+export function speedRatio(rows: Row[], step: string, peer: string): number | undefined {
+  const skiff = rows.find((r) => r.step === step && r.tool === "skiff" && !r.note);
+  const other = rows.find((r) => r.step === step && r.tool === peer && !r.note);
+  if (!skiff || !other || skiff.seconds <= 0) return undefined;
+  return other.seconds / skiff.seconds;
+}
+
+export function formatTable(rows: Row[], peers: string[]): string {
+  const header = ["step", "tool", "seconds", "rate", "peak RSS", "repo size", ...peers.map((p) => `vs ${p}`)];
+  const lines: string[][] = [header];
+  for (const row of rows) {
+    const ratios = peers.map((peer) => {
+      if (row.tool !== "skiff") return "";
+      const ratio = speedRatio(rows, row.step, peer);
+      return ratio === undefined ? "-" : `${ratio.toFixed(2)}x`;
+    });
+    lines.push([
+      row.step,
+      row.tool,
+      row.note ? "-" : row.seconds.toFixed(2),
+      row.note ? row.note : rateOf(row),
+      row.note ? "-" : `${(row.peakRssBytes / MB).toFixed(0)} MB`,
+      row.repoBytes === undefined ? "-" : `${(row.repoBytes / MB).toFixed(1)} MB`,
+      ...ratios,
+    ]);
+  }
+  const widths = header.map((_, i) => Math.max(...lines.map((l) => (l[i] ?? "").length)));
+  return lines
+    .map((l) =>
+      l
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
+}

@@ -1,0 +1,133 @@
+/**
+ * The three tools as the benchmark drives them: Skiff's CLI, kopia configured the way Velero configures it,
+ * and restic with its defaults. Each gets its own work folder (config, cache, logs) next to its repositories,
+ * and the password comes from the environment or a file, never from argv.
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { CommandSpec } from "./measure.ts";
+
+export type ToolName = "skiff" | "kopia" | "restic";
+
+export interface Tool {
+  name: ToolName;
+  version: string;
+  /** Creates an empty repository (not measured). */
+  init(repo: string): CommandSpec;
+  backup(repo: string, source: string): CommandSpec;
+  /** The snapshot id from the backup command's output. */
+  snapshotId(stdout: string, repo: string): string;
+  restore(repo: string, snapshot: string, target: string): CommandSpec;
+  /** Where the restored copy of `source` lands inside `target`. */
+  restoredRoot(target: string, source: string): string;
+  maintenance?(repo: string): CommandSpec;
+}
+
+const password = "skiff-bench-password-not-secret";
+const projectRoot = fileURLToPath(new URL("../../", import.meta.url));
+
+/** The last line of output that parses as a JSON object. */
+function lastJson(stdout: string, label: string): Record<string, unknown> {
+  const lines = stdout.trim().split("\n").reverse();
+  for (const line of lines) {
+    if (!line.trim().startsWith("{")) continue;
+    try {
+      return JSON.parse(line) as Record<string, unknown>;
+    } catch {}
+  }
+  throw new Error(`${label}: no JSON line in the output:\n${stdout.slice(-2000)}`);
+}
+
+export async function skiffTool(workDir: string): Promise<Tool> {
+  await mkdir(workDir, { recursive: true });
+  const passwordFile = join(workDir, "password");
+  await writeFile(passwordFile, password, { mode: 0o600 });
+  const main = join(projectRoot, "src", "main.ts");
+  const env = { ...process.env, SKIFF_LOG_LEVEL: "warn", SKIFF_CACHE_DIR: join(workDir, "cache") };
+  const cli = (args: string[]): CommandSpec => ({ cmd: process.execPath, args: [main, ...args], env });
+  const common = (repo: string) => ["--repo", repo, "--password-file", passwordFile];
+  return {
+    name: "skiff",
+    version: "working tree",
+    init: (repo) => cli(["repo", "init", ...common(repo)]),
+    backup: (repo, source) => cli(["data-mover", "backup", ...common(repo), "--source", source, "--parent", "auto"]),
+    snapshotId(stdout) {
+      const summary = lastJson(stdout, "skiff backup");
+      const id = summary.snapshotID ?? summary.snapshotId ?? summary.snapshot_id ?? summary.id;
+      if (typeof id !== "string") throw new Error(`skiff backup: no snapshot id in ${JSON.stringify(summary)}`);
+      return id;
+    },
+    restore: (repo, snapshot, target) =>
+      cli(["data-mover", "restore", ...common(repo), "--snapshot", snapshot, "--target", target]),
+    restoredRoot: (target) => target,
+    maintenance: (repo) => cli(["repo", "maintenance", ...common(repo), "--full"]),
+  };
+}
+
+/**
+ * kopia as Velero 1.15 sets it up: BLAKE2B-256-128 hashing, AES256-GCM-HMAC-SHA256 encryption, the default
+ * DYNAMIC-4M-BUZHASH splitter, no compression policy, caches from cacheLimitMB 5000 (80% content, 20% metadata).
+ */
+export function kopiaTool(binary: string, version: string, workDir: string): Tool {
+  const envFor = (repo: string): NodeJS.ProcessEnv => ({
+    ...process.env,
+    KOPIA_PASSWORD: password,
+    KOPIA_CONFIG_PATH: `${repo}.kopia-config`,
+    KOPIA_LOG_DIR: join(workDir, "logs"),
+    KOPIA_CHECK_FOR_UPDATES: "false",
+    KOPIA_PERSIST_CREDENTIALS_ON_CONNECT: "false",
+  });
+  const run = (repo: string, args: string[]): CommandSpec => ({ cmd: binary, args, env: envFor(repo) });
+  return {
+    name: "kopia",
+    version,
+    init: (repo) =>
+      run(repo, [
+        "repository",
+        "create",
+        "filesystem",
+        `--path=${repo}`,
+        `--cache-directory=${join(workDir, "cache", repo.split("/").pop() ?? "repo")}`,
+        "--content-cache-size-mb=4000",
+        "--metadata-cache-size-mb=1000",
+        "--block-hash=BLAKE2B-256-128",
+        "--encryption=AES256-GCM-HMAC-SHA256",
+        "--no-check-for-updates",
+      ]),
+    backup: (repo, source) => run(repo, ["snapshot", "create", source, "--json"]),
+    snapshotId(stdout) {
+      const manifest = lastJson(stdout, "kopia snapshot create");
+      if (typeof manifest.id !== "string") throw new Error(`kopia: no snapshot id in ${stdout.slice(0, 500)}`);
+      return manifest.id;
+    },
+    restore: (repo, snapshot, target) => run(repo, ["snapshot", "restore", snapshot, target]),
+    restoredRoot: (target) => target,
+  };
+}
+
+/** restic with its defaults (repository format 2, compression auto), as Velero's deprecated restic path runs it. */
+export function resticTool(binary: string, version: string, workDir: string): Tool {
+  const envFor = (repo: string): NodeJS.ProcessEnv => ({
+    ...process.env,
+    RESTIC_PASSWORD: password,
+    RESTIC_REPOSITORY: repo,
+    RESTIC_CACHE_DIR: join(workDir, "cache"),
+  });
+  const run = (repo: string, args: string[]): CommandSpec => ({ cmd: binary, args, env: envFor(repo) });
+  return {
+    name: "restic",
+    version,
+    init: (repo) => run(repo, ["init"]),
+    backup: (repo, source) => run(repo, ["backup", "--json", "--host", "skiff-bench", source]),
+    snapshotId(stdout) {
+      const summary = lastJson(stdout, "restic backup");
+      if (typeof summary.snapshot_id !== "string")
+        throw new Error(`restic: no snapshot_id in ${JSON.stringify(summary)}`);
+      return summary.snapshot_id;
+    },
+    restore: (repo, snapshot, target) => run(repo, ["restore", snapshot, "--target", target]),
+    // restic recreates the source's absolute path under the target.
+    restoredRoot: (target, source) => join(target, source),
+  };
+}
