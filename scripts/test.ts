@@ -5,7 +5,7 @@
  * Extra arguments go to `node --test`; arguments that are not options (files or globs) replace the default globs,
  * e.g. `npm test -- test/integration/env/s3.test.ts`.
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureBinaries } from "../test/env/build.ts";
@@ -36,9 +36,15 @@ async function phase<T>(name: string, run: () => Promise<T>, ok: (result: T) => 
   }
 }
 
+let current: ChildProcess | undefined;
+// Registered before the environment's own handlers (which exit at once), so a SIGTERM sent to this process alone
+// (a CI timeout) also ends the step that is running. Ctrl-C reaches the child through the terminal anyway.
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => current?.kill(signal));
+
 function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   return new Promise((resolve) => {
     const child = spawn(command, args, { cwd: root, env, stdio: "inherit" });
+    current = child;
     child.on("error", (err) => {
       console.error(`cannot run ${command}: ${err.message}`);
       resolve(127);

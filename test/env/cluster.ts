@@ -7,6 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import {
   AdmissionregistrationV1Api,
   CoreV1Api,
+  CustomObjectsApi,
   type KubeConfig,
   type V1MutatingWebhookConfiguration,
   type V1ValidatingWebhookConfiguration,
@@ -42,6 +43,8 @@ export interface Cluster extends ClusterConnection {
   stop(): Promise<void>;
 }
 
+const webhookResource = { group: "admissionregistration.k8s.io", version: "v1" };
+
 const codeOf = (err: unknown) => (err as { code?: number }).code;
 
 /** A DNS-1123 label: prefix (sanitised) plus a random suffix. */
@@ -59,6 +62,9 @@ export function clusterFor(connection: ClusterConnection, stop: () => Promise<vo
   const kubeConfig = loadKubeConfig(connection.kubeconfigPath);
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const admission = kubeConfig.makeApiClient(AdmissionregistrationV1Api);
+  // Untyped on create: the typed serializer drops JSON keys it renames (see crds.ts), so callers' plain objects
+  // are sent as they are.
+  const raw = kubeConfig.makeApiClient(CustomObjectsApi);
   return {
     ...connection,
     kubeConfig,
@@ -94,11 +100,19 @@ export function clusterFor(connection: ClusterConnection, stop: () => Promise<vo
       };
       try {
         for (const body of configs.validating ?? []) {
-          const created = await admission.createValidatingWebhookConfiguration({ body });
+          const created = (await raw.createClusterCustomObject({
+            ...webhookResource,
+            plural: "validatingwebhookconfigurations",
+            body,
+          })) as V1ValidatingWebhookConfiguration;
           validating.push(created.metadata?.name ?? "");
         }
         for (const body of configs.mutating ?? []) {
-          const created = await admission.createMutatingWebhookConfiguration({ body });
+          const created = (await raw.createClusterCustomObject({
+            ...webhookResource,
+            plural: "mutatingwebhookconfigurations",
+            body,
+          })) as V1MutatingWebhookConfiguration;
           mutating.push(created.metadata?.name ?? "");
         }
       } catch (err) {

@@ -2,12 +2,7 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import {
-  ApiextensionsV1Api,
-  CustomObjectsApi,
-  type KubeConfig,
-  type V1CustomResourceDefinition,
-} from "@kubernetes/client-node";
+import { CustomObjectsApi, type KubeConfig, type V1CustomResourceDefinition } from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
 
 /** CRD objects, or a YAML file or a directory of YAML files (multi-document files allowed). */
@@ -43,21 +38,26 @@ export async function loadCrds(source: CrdSource): Promise<V1CustomResourceDefin
 
 const codeOf = (err: unknown) => (err as { code?: number }).code;
 
+// CRDs go through the untyped custom-objects client on purpose: the typed ApiextensionsV1Api serializer maps
+// JSON names to its own property names (enum -> _enum, x-kubernetes-* -> camelCase) and silently drops those
+// keywords from plain objects, which would install CRDs without their validation.
+const crdResource = { group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions" };
+
 /** Creates each CRD, or updates it in place if it exists (several test files may install the same CRDs). */
-async function apply(api: ApiextensionsV1Api, crd: V1CustomResourceDefinition): Promise<void> {
+async function apply(api: CustomObjectsApi, crd: V1CustomResourceDefinition): Promise<void> {
   const name = crd.metadata?.name;
   if (!name) throw new Error("a CustomResourceDefinition without metadata.name");
   for (let attempt = 1; ; attempt++) {
     try {
-      await api.createCustomResourceDefinition({ body: crd });
+      await api.createClusterCustomObject({ ...crdResource, body: crd });
       return;
     } catch (err) {
       if (codeOf(err) !== 409) throw err;
     }
     try {
-      const current = await api.readCustomResourceDefinition({ name });
+      const current = (await api.getClusterCustomObject({ ...crdResource, name })) as V1CustomResourceDefinition;
       const body = { ...crd, metadata: { ...crd.metadata, resourceVersion: current.metadata?.resourceVersion } };
-      await api.replaceCustomResourceDefinition({ name, body });
+      await api.replaceClusterCustomObject({ ...crdResource, name, body });
       return;
     } catch (err) {
       // A concurrent writer won the race: read again and retry.
@@ -68,9 +68,9 @@ async function apply(api: ApiextensionsV1Api, crd: V1CustomResourceDefinition): 
 
 export async function installCRDs(kc: KubeConfig, source: CrdSource, timeoutMs = 30_000): Promise<void> {
   const crds = await loadCrds(source);
-  const api = kc.makeApiClient(ApiextensionsV1Api);
+  const api = kc.makeApiClient(CustomObjectsApi);
   for (const crd of crds) await apply(api, crd);
-  const discovery = kc.makeApiClient(CustomObjectsApi);
+  const discovery = api;
   const wanted = crds.flatMap((crd) =>
     crd.spec.versions
       .filter((v) => v.served)
