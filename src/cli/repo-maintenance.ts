@@ -1,0 +1,68 @@
+/** `skiff repo maintenance [--full]`: index compaction, or full garbage collection with a safety margin. */
+import { runMaintenance } from "../repository/maintenance.ts";
+import type { CommandRun } from "./commands.ts";
+import { EXIT, reportErrors, wantsHelp } from "./repo-errors.ts";
+import { connectRepository, parseRepoFlags, repoFlagsHelp } from "./repo-options.ts";
+
+const usage = [
+  "Usage: skiff repo maintenance --repo <location> [--full] [--safety-margin <hours>] [--json] [options]",
+  "",
+  "  --full                     delete and rewrite packs of unreachable data (takes an exclusive lock)",
+  "  --safety-margin <hours>    never touch packs younger than this (default 24)",
+  "  --json                     print the report as JSON",
+  repoFlagsHelp,
+  "",
+].join("\n");
+
+export const run: CommandRun = (ctx) =>
+  reportErrors(ctx, "repo maintenance", async () => {
+    if (wantsHelp(ctx.argv)) {
+      ctx.stdout.write(usage);
+      return EXIT.ok;
+    }
+    const parsed = parseRepoFlags(ctx.argv);
+    if (!parsed.ok) {
+      ctx.stderr.write(`skiff repo maintenance: ${parsed.message}\n${usage}`);
+      return EXIT.usage;
+    }
+    let full = false;
+    let json = false;
+    let marginHours = 24;
+    const rest = parsed.rest;
+    for (let i = 0; i < rest.length; i++) {
+      const arg = rest[i]!;
+      if (arg === "--full") full = true;
+      else if (arg === "--json") json = true;
+      else if (arg === "--safety-margin" || arg.startsWith("--safety-margin=")) {
+        const value = arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : rest[++i];
+        marginHours = Number(value);
+        if (value === undefined || !Number.isFinite(marginHours) || marginHours < 0) {
+          ctx.stderr.write(`skiff repo maintenance: --safety-margin needs a number of hours, not '${value}'\n`);
+          return EXIT.usage;
+        }
+      } else {
+        ctx.stderr.write(`skiff repo maintenance: unexpected argument '${arg}'\n${usage}`);
+        return EXIT.usage;
+      }
+    }
+    const repo = await connectRepository(parsed.flags, ctx.env);
+    try {
+      const report = await runMaintenance(repo, { full, safetyMarginMs: marginHours * 3600_000 });
+      if (json) ctx.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      else {
+        ctx.stdout.write(
+          `index files ${report.indexFilesBefore} -> ${report.indexFilesAfter}; stale locks removed ${report.staleLocksRemoved}\n`,
+        );
+        if (full) {
+          ctx.stdout.write(
+            `${report.snapshots} snapshots, ${report.reachableBlobs} reachable blobs; packs deleted ${report.packsDeleted}, ` +
+              `rewritten ${report.packsRewritten}, unindexed deleted ${report.unindexedPacksDeleted}, ` +
+              `${report.bytesDeleted} bytes freed; ${report.packsKeptForMargin} packs kept for the safety margin\n`,
+          );
+        }
+      }
+      return EXIT.ok;
+    } finally {
+      await repo.close();
+    }
+  });

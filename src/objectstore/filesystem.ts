@@ -1,0 +1,181 @@
+/**
+ * ObjectStore on a local directory (the embedded default, also used for NFS-mounted repositories).
+ * Keys map to relative paths. Writes go to a temporary file in the same directory, are fsynced and renamed,
+ * so a reader sees the old object, nothing, or the new one; the directory is fsynced so the rename survives
+ * a power loss.
+ */
+import { randomBytes } from "node:crypto";
+import { constants, type Dirent } from "node:fs";
+import { link, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { type ObjectInfo, ObjectNotFoundError, type ObjectStore } from "./types.ts";
+
+const TEMP_PREFIX = ".tmp-";
+
+export interface FilesystemStoreOptions {
+  /** Create the directory when it does not exist (repository init); otherwise a missing directory is an error. */
+  create?: boolean;
+}
+
+export async function openFilesystemStore(
+  directory: string,
+  options: FilesystemStoreOptions = {},
+): Promise<FilesystemStore> {
+  const root = resolve(directory);
+  if (options.create) await mkdir(root, { recursive: true });
+  const info = await stat(root).catch(() => undefined);
+  if (info === undefined) throw new Error(`repository directory ${root} does not exist`);
+  if (!info.isDirectory()) throw new Error(`repository location ${root} is not a directory`);
+  return new FilesystemStore(root);
+}
+
+export class FilesystemStore implements ObjectStore {
+  readonly describe: string;
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = root;
+    this.describe = pathToFileURL(root).href;
+  }
+
+  private pathOf(key: string): string {
+    if (key === "" || key.startsWith("/") || key.split("/").some((p) => p === "" || p === "." || p === "..")) {
+      throw new Error(`invalid object key '${key}' for ${this.describe}`);
+    }
+    if (key.split("/").some((p) => p.startsWith(TEMP_PREFIX))) {
+      throw new Error(`object key '${key}' uses the reserved prefix '${TEMP_PREFIX}'`);
+    }
+    return join(this.root, key);
+  }
+
+  /** Writes body to a synced temporary file next to the target and returns its path. */
+  private async writeTemp(path: string, body: Uint8Array): Promise<string> {
+    const dir = join(path, "..");
+    await mkdir(dir, { recursive: true });
+    const temp = join(dir, `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`);
+    const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+    try {
+      let written = 0;
+      while (written < body.length) {
+        const { bytesWritten } = await handle.write(body, written, body.length - written);
+        written += bytesWritten;
+      }
+      await handle.sync();
+    } catch (err) {
+      await handle.close().catch(() => {});
+      await unlink(temp).catch(() => {});
+      throw new Error(`cannot write ${temp}`, { cause: err });
+    }
+    await handle.close();
+    return temp;
+  }
+
+  private async syncDir(dir: string): Promise<void> {
+    const handle = await open(dir, constants.O_RDONLY).catch(() => undefined);
+    if (handle === undefined) return;
+    await handle.sync().catch(() => {});
+    await handle.close();
+  }
+
+  async put(key: string, body: Uint8Array): Promise<void> {
+    const path = this.pathOf(key);
+    const temp = await this.writeTemp(path, body);
+    try {
+      await rename(temp, path);
+    } catch (err) {
+      await unlink(temp).catch(() => {});
+      throw new Error(`cannot rename ${temp} to ${path}`, { cause: err });
+    }
+    await this.syncDir(join(path, ".."));
+  }
+
+  async putIfAbsent(key: string, body: Uint8Array): Promise<boolean> {
+    const path = this.pathOf(key);
+    const temp = await this.writeTemp(path, body);
+    try {
+      await link(temp, path);
+      await this.syncDir(join(path, ".."));
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw new Error(`cannot create ${path}`, { cause: err });
+    } finally {
+      await unlink(temp).catch(() => {});
+    }
+  }
+
+  async get(key: string, range?: { offset: number; length: number }): Promise<Uint8Array> {
+    const path = this.pathOf(key);
+    const handle = await open(path, constants.O_RDONLY).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT" || err.code === "ENOTDIR") throw new ObjectNotFoundError(this.describe, key);
+      throw new Error(`cannot open ${path}`, { cause: err });
+    });
+    try {
+      const size = (await handle.stat()).size;
+      const offset = range?.offset ?? 0;
+      const length = range === undefined ? size : range.length;
+      if (offset < 0 || length < 0 || offset + length > size) {
+        throw new Error(`range ${offset}+${length} is outside ${path} (${size} bytes)`);
+      }
+      const buffer = Buffer.allocUnsafe(length);
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await handle.read(buffer, done, length - done, offset + done);
+        if (bytesRead === 0) throw new Error(`${path} ended early at ${offset + done} bytes`);
+        done += bytesRead;
+      }
+      return buffer;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async stat(key: string): Promise<ObjectInfo | undefined> {
+    const info = await stat(this.pathOf(key)).catch(() => undefined);
+    if (info === undefined || !info.isFile()) return undefined;
+    return { key, size: info.size, modified: info.mtimeMs };
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    // Walk only the directory the prefix names, then filter by the rest of it.
+    const cut = prefix.lastIndexOf("/");
+    const dirKey = cut < 0 ? "" : prefix.slice(0, cut);
+    const namePrefix = prefix.slice(cut + 1);
+    if (dirKey !== "") this.pathOf(dirKey);
+    yield* this.walk(dirKey, namePrefix);
+  }
+
+  private async *walk(dirKey: string, namePrefix: string): AsyncIterable<ObjectInfo> {
+    const dir = dirKey === "" ? this.root : join(this.root, dirKey);
+    let entries: Dirent[];
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR") return;
+      throw new Error(`cannot list ${dir}`, { cause: err });
+    }
+    // Key order is byte order of the full key; a directory "a" sorts as "a/".
+    const named = entries
+      .filter((e) => e.name.startsWith(namePrefix) && !e.name.startsWith(TEMP_PREFIX))
+      .map((e) => ({ entry: e, sortKey: e.isDirectory() ? `${e.name}/` : e.name }))
+      .sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
+    for (const { entry } of named) {
+      const key = dirKey === "" ? entry.name : `${dirKey}/${entry.name}`;
+      if (entry.isDirectory()) {
+        yield* this.walk(key, "");
+      } else if (entry.isFile()) {
+        const info = await stat(join(dir, entry.name)).catch(() => undefined);
+        if (info !== undefined) yield { key, size: info.size, modified: info.mtimeMs };
+      }
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    const path = this.pathOf(key);
+    await unlink(path).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== "ENOENT") throw new Error(`cannot delete ${path}`, { cause: err });
+    });
+  }
+}

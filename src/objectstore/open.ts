@@ -1,0 +1,33 @@
+/**
+ * Opens an ObjectStore from a location string: `file:///abs/path` or a plain path for the filesystem backend,
+ * `s3://bucket/prefix?region=...&endpoint=...` for S3.
+ */
+import { fileURLToPath } from "node:url";
+import { openFilesystemStore } from "./filesystem.ts";
+import type { ObjectStore } from "./types.ts";
+
+export interface OpenObjectStoreOptions {
+  /** File with S3 credentials (AWS shared-credentials format). */
+  credentialsFile?: string;
+  /** Create a missing filesystem directory (used by repository init). */
+  create?: boolean;
+}
+
+export async function openObjectStore(location: string, options: OpenObjectStoreOptions = {}): Promise<ObjectStore> {
+  if (location === "") throw new Error("repository location is empty");
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(location)?.[1]?.toLowerCase();
+  if (scheme === undefined) return openFilesystemStore(location, { create: options.create ?? false });
+  if (scheme === "file") {
+    return openFilesystemStore(fileURLToPath(location), { create: options.create ?? false });
+  }
+  if (scheme === "s3") {
+    const url = new URL(location);
+    if (url.hostname === "") throw new Error(`repository location '${location}' names no bucket`);
+    // Loaded on demand: the AWS SDK is large and filesystem repositories never need it.
+    const s3 = await import("./s3.ts");
+    const s3Options: { credentialsFile?: string } = {};
+    if (options.credentialsFile !== undefined) s3Options.credentialsFile = options.credentialsFile;
+    return s3.openS3Store(url, s3Options);
+  }
+  throw new Error(`unsupported repository location scheme '${scheme}://' (use a path, file:// or s3://)`);
+}

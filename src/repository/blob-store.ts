@@ -1,0 +1,301 @@
+/**
+ * Blobs, packs and the index. New blob records are appended to an open pack of their kind (data or
+ * metadata); a full pack is uploaded in the background (a bounded number at once); once packs are stored,
+ * their entries are written as an index file. Nothing stored is ever rewritten in place, so several writers
+ * can share a repository: each only adds its own packs and index files.
+ */
+import { randomBytes } from "node:crypto";
+import type { ObjectStore } from "../objectstore/types.ts";
+import type { BoundedCache } from "./cache.ts";
+import type { RepositoryKeys } from "./crypto.ts";
+import { IndexTable } from "./index-table.ts";
+import {
+  decodeIndexFile,
+  encodeIndexFile,
+  encodeTrailer,
+  INDEX_ENTRY_BYTES,
+  type IndexFilePack,
+  newPackId,
+  type PackEntry,
+  type PackKind,
+  packKey,
+} from "./pack-format.ts";
+import type { SealPool } from "./seal-pool.ts";
+
+export const INDEX_PREFIX = "index/";
+const MAX_INDEX_ENTRIES = 256 * 1024;
+
+export interface PackInfo {
+  id: string;
+  kind: PackKind;
+  state: "building" | "uploading" | "stored";
+}
+
+interface PackBuilder {
+  number: number;
+  parts: Buffer[];
+  size: number;
+  entries: PackEntry[];
+}
+
+export interface BlobStoreSettings {
+  store: ObjectStore;
+  keys: RepositoryKeys;
+  pool: SealPool;
+  cache: BoundedCache | undefined;
+  packSize: number;
+  maxUploads: number;
+}
+
+export class BlobStore {
+  table = new IndexTable();
+  /** Pack number -> pack; number 0 is unused so that 0 can mean "empty slot" in the table. */
+  packs: (PackInfo | undefined)[] = [undefined];
+  private packNumbers = new Map<string, number>();
+  readonly indexFiles: string[] = [];
+  private readonly settings: BlobStoreSettings;
+  private readonly building: Record<PackKind, PackBuilder | undefined> = { d: undefined, m: undefined };
+  private readonly uploads = new Set<Promise<void>>();
+  private readonly uploadingData = new Map<number, Buffer>();
+  private unindexed: number[] = [];
+  private failure: Error | undefined;
+  private recentPack: { number: number; data: Buffer } | undefined;
+
+  constructor(settings: BlobStoreSettings) {
+    this.settings = settings;
+  }
+
+  get store(): ObjectStore {
+    return this.settings.store;
+  }
+
+  packNumber(id: string, kind: PackKind): number {
+    let n = this.packNumbers.get(id);
+    if (n === undefined) {
+      n = this.packs.length;
+      this.packs.push({ id, kind, state: "stored" });
+      this.packNumbers.set(id, n);
+    }
+    return n;
+  }
+
+  findPack(id: string): number | undefined {
+    return this.packNumbers.get(id);
+  }
+
+  /** Loads every index file into the table (through the cache). */
+  async loadIndex(): Promise<void> {
+    const known = new Set(this.indexFiles);
+    for await (const info of this.settings.store.list(INDEX_PREFIX)) {
+      const name = info.key.slice(INDEX_PREFIX.length);
+      if (known.has(name)) continue;
+      const contents = decodeIndexFile(this.settings.keys, name, await this.fetchCached(info.key));
+      this.addIndexContents(contents.packs, contents.entries, contents.entryCount);
+      this.indexFiles.push(name);
+    }
+  }
+
+  /** Forgets everything and loads the index again (after maintenance deleted packs). */
+  async reload(): Promise<void> {
+    await this.flush();
+    this.table = new IndexTable();
+    this.packs = [undefined];
+    this.packNumbers = new Map();
+    this.indexFiles.length = 0;
+    this.recentPack = undefined;
+    await this.loadIndex();
+  }
+
+  addIndexContents(packs: IndexFilePack[], entries: Buffer, count: number): void {
+    const numbers = packs.map((p) => this.packNumber(p.id, p.kind));
+    for (let i = 0; i < count; i++) {
+      const at = i * INDEX_ENTRY_BYTES;
+      const pack = numbers[entries.readUInt32LE(at + 16)];
+      if (pack === undefined) throw new Error("index file entry names a pack it does not list");
+      this.table.insert(
+        entries.subarray(at, at + 16),
+        pack,
+        entries.readUInt32LE(at + 20),
+        entries.readUInt32LE(at + 24),
+      );
+    }
+  }
+
+  async fetchCached(key: string): Promise<Buffer> {
+    const cached = await this.settings.cache?.get(key);
+    if (cached !== undefined) return cached;
+    const data = Buffer.from(await this.settings.store.get(key));
+    await this.settings.cache?.put(key, data);
+    return data;
+  }
+
+  private checkHealthy(): void {
+    if (this.failure)
+      throw new Error("an earlier pack upload failed; nothing more is written", { cause: this.failure });
+  }
+
+  /** Appends a sealed record to the open pack of `kind` and records it in the table. */
+  async add(kind: PackKind, id: Buffer, record: Buffer): Promise<void> {
+    this.checkHealthy();
+    let builder = this.building[kind];
+    if (builder === undefined) {
+      const number = this.packNumber(newPackId(), kind);
+      this.packs[number]!.state = "building";
+      builder = { number, parts: [], size: 0, entries: [] };
+      this.building[kind] = builder;
+    }
+    const { added } = this.table.insert(id, builder.number, builder.size, record.length);
+    if (!added) return; // another caller stored the same content meanwhile
+    builder.entries.push({ id, offset: builder.size, length: record.length });
+    builder.parts.push(record);
+    builder.size += record.length;
+    if (builder.size >= this.settings.packSize) await this.finishPack(kind);
+  }
+
+  /** Appends an existing record (pack rewrite) and points the blob's table slot at its new place. */
+  async relocate(kind: PackKind, slot: number, record: Buffer): Promise<void> {
+    this.checkHealthy();
+    let builder = this.building[kind];
+    if (builder === undefined) {
+      const number = this.packNumber(newPackId(), kind);
+      this.packs[number]!.state = "building";
+      builder = { number, parts: [], size: 0, entries: [] };
+      this.building[kind] = builder;
+    }
+    this.table.relocate(slot, builder.number, builder.size, record.length);
+    builder.entries.push({ id: this.table.idOf(slot), offset: builder.size, length: record.length });
+    builder.parts.push(record);
+    builder.size += record.length;
+    if (builder.size >= this.settings.packSize) await this.finishPack(kind);
+  }
+
+  /** Packs uploaded but not yet named by an index file written by this process. */
+  takeUnindexed(): number[] {
+    const out = this.unindexed;
+    this.unindexed = [];
+    return out;
+  }
+
+  /** Closes the open pack of `kind` and starts its upload, waiting first if too many uploads are running. */
+  private async finishPack(kind: PackKind): Promise<void> {
+    const builder = this.building[kind];
+    if (builder === undefined) return;
+    this.building[kind] = undefined;
+    const pack = this.packs[builder.number]!;
+    pack.state = "uploading";
+    const trailer = encodeTrailer(this.settings.keys, pack.id, builder.entries);
+    const data = Buffer.concat([...builder.parts, trailer]);
+    this.uploadingData.set(builder.number, data);
+    while (this.uploads.size >= this.settings.maxUploads) await Promise.race(this.uploads);
+    const upload = this.settings.store
+      .put(packKey(kind, pack.id), data)
+      .then(() => {
+        pack.state = "stored";
+        this.unindexed.push(builder.number);
+      })
+      .catch((err: unknown) => {
+        this.failure ??= new Error(`cannot store pack ${packKey(kind, pack.id)} in ${this.settings.store.describe}`, {
+          cause: err,
+        });
+      })
+      .finally(() => {
+        this.uploadingData.delete(builder.number);
+        this.uploads.delete(upload);
+      });
+    this.uploads.add(upload);
+  }
+
+  /** Stores open packs and waits for all uploads. */
+  async flushPacks(): Promise<void> {
+    await this.finishPack("d");
+    await this.finishPack("m");
+    while (this.uploads.size > 0) await Promise.all([...this.uploads]);
+    this.checkHealthy();
+  }
+
+  /** Makes everything added so far durable: packs first, then the index files naming them. */
+  async flush(): Promise<void> {
+    await this.flushPacks();
+    const numbers = this.unindexed;
+    this.unindexed = [];
+    try {
+      await this.writeIndexFor(new Set(numbers));
+    } catch (err) {
+      this.unindexed.push(...numbers);
+      throw err;
+    }
+  }
+
+  /** Writes index files covering every table entry in the given packs. */
+  async writeIndexFor(packNumbers: Set<number>): Promise<string[]> {
+    if (packNumbers.size === 0) return [];
+    const written: string[] = [];
+    const table = this.table;
+    let entries = Buffer.allocUnsafe(Math.min(MAX_INDEX_ENTRIES, table.size) * INDEX_ENTRY_BYTES);
+    let count = 0;
+    let packs: IndexFilePack[] = [];
+    let local = new Map<number, number>();
+    const emit = async () => {
+      if (count === 0) return;
+      const name = randomBytes(16).toString("hex");
+      const body = encodeIndexFile(this.settings.keys, name, packs, entries.subarray(0, count * INDEX_ENTRY_BYTES));
+      await this.settings.store.put(`${INDEX_PREFIX}${name}`, body);
+      this.indexFiles.push(name);
+      written.push(name);
+      count = 0;
+      packs = [];
+      local = new Map();
+      entries = Buffer.allocUnsafe(entries.length);
+    };
+    for (let slot = 0; slot < table.capacity; slot++) {
+      if (!table.isUsed(slot)) continue;
+      const pack = table.packOf(slot);
+      if (!packNumbers.has(pack)) continue;
+      let l = local.get(pack);
+      if (l === undefined) {
+        l = packs.length;
+        local.set(pack, l);
+        const info = this.packs[pack]!;
+        packs.push({ id: info.id, kind: info.kind });
+      }
+      const at = count * INDEX_ENTRY_BYTES;
+      table.copyId(slot, entries, at);
+      entries.writeUInt32LE(l, at + 16);
+      entries.writeUInt32LE(table.offsetOf(slot), at + 20);
+      entries.writeUInt32LE(table.lengthOf(slot), at + 24);
+      count++;
+      if (count * INDEX_ENTRY_BYTES >= entries.length) await emit();
+    }
+    await emit();
+    return written;
+  }
+
+  /** The stored record of a blob, or undefined when the index has no such blob. */
+  async readRecord(id: Uint8Array): Promise<{ record: Buffer; pack: number } | undefined> {
+    const slot = this.table.find(id);
+    if (slot < 0) return undefined;
+    const pack = this.table.packOf(slot);
+    const info = this.packs[pack]!;
+    if (info.state === "building") await this.finishPack(info.kind);
+    const offset = this.table.offsetOf(slot);
+    const length = this.table.lengthOf(slot);
+    const pending = this.uploadingData.get(pack);
+    if (pending !== undefined) return { record: pending.subarray(offset, offset + length), pack };
+    if (this.recentPack?.number === pack) {
+      return { record: this.recentPack.data.subarray(offset, offset + length), pack };
+    }
+    const key = packKey(info.kind, info.id);
+    if (info.kind === "m" && this.settings.cache !== undefined) {
+      const data = await this.fetchCached(key);
+      this.recentPack = { number: pack, data };
+      return { record: data.subarray(offset, offset + length), pack };
+    }
+    return { record: Buffer.from(await this.settings.store.get(key, { offset, length })), pack };
+  }
+
+  async readBlob(id: Buffer): Promise<Buffer | undefined> {
+    const found = await this.readRecord(id);
+    if (found === undefined) return undefined;
+    return this.settings.pool.open(id, found.record);
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * The repository's cryptography: keyed blob ids, sealed (compressed + encrypted + authenticated) blob records,
+ * and sealed whole files (index files, snapshot manifests, pack trailers). Pure functions over node:crypto and
+ * node:zlib, used both on the calling thread and inside the seal workers.
+ *
+ * A blob record is: flags (1 byte) | nonce (12) | AES-256-GCM ciphertext | tag (16). The key is
+ * HMAC-SHA256(encryptionKey, blobId), so a nonce collision can only matter within one content; the
+ * associated data is the blob id and the flags, which binds a record to the id the index gives it.
+ */
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
+import { constants, zstdCompressSync, zstdDecompressSync } from "node:zlib";
+
+export const BLOB_ID_BYTES = 16;
+export const RECORD_OVERHEAD = 1 + 12 + 16;
+const FLAG_ZSTD = 1;
+
+export interface RepositoryKeys {
+  /** Derives per-blob AES keys. */
+  encryption: Buffer;
+  /** Keys the content ids. */
+  mac: Buffer;
+}
+
+export function splitMasterKey(master: Buffer): RepositoryKeys {
+  if (master.length !== 64) throw new Error("master key must be 64 bytes");
+  return { encryption: master.subarray(0, 32), mac: master.subarray(32, 64) };
+}
+
+/** The content id: HMAC-SHA256 with the repository's MAC key, truncated to 128 bits. */
+export function blobId(keys: RepositoryKeys, data: Uint8Array): Buffer {
+  return createHmac("sha256", keys.mac).update(data).digest().subarray(0, BLOB_ID_BYTES);
+}
+
+function blobKey(keys: RepositoryKeys, id: Uint8Array): Buffer {
+  return createHmac("sha256", keys.encryption).update(id).digest();
+}
+
+const SAMPLE = 32 * 1024;
+
+/**
+ * Whether compressing is worth it: a 32 KiB sample from the middle must shrink by at least 5%. Random and
+ * already-compressed data fails this quickly, so it costs little.
+ */
+function worthCompressing(data: Uint8Array): boolean {
+  if (data.length < 256) return false;
+  if (data.length <= SAMPLE * 2) return true;
+  const start = (data.length >>> 1) - SAMPLE / 2;
+  const sample = data.subarray(start, start + SAMPLE);
+  return zstdCompressSync(sample, ZSTD_FAST).length < SAMPLE * 0.95;
+}
+
+const ZSTD_FAST = { params: { [constants.ZSTD_c_compressionLevel]: 1 } };
+
+export function sealBlob(keys: RepositoryKeys, id: Uint8Array, data: Uint8Array, compress = true): Buffer {
+  let flags = 0;
+  let payload: Uint8Array = data;
+  if (compress && worthCompressing(data)) {
+    const packed = zstdCompressSync(data, ZSTD_FAST);
+    if (packed.length < data.length) {
+      payload = packed;
+      flags |= FLAG_ZSTD;
+    }
+  }
+  const nonce = randomBytes(12);
+  const cipher = createCipheriv("aes-256-gcm", blobKey(keys, id), nonce);
+  cipher.setAAD(Buffer.concat([id, Buffer.of(flags)]));
+  const record = Buffer.allocUnsafe(RECORD_OVERHEAD + payload.length);
+  record[0] = flags;
+  nonce.copy(record, 1);
+  const body = cipher.update(payload);
+  const tail = cipher.final();
+  body.copy(record, 13);
+  tail.copy(record, 13 + body.length);
+  cipher.getAuthTag().copy(record, record.length - 16);
+  return record;
+}
+
+export class IntegrityError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "IntegrityError";
+  }
+}
+
+/** Decrypts and decompresses a blob record; throws IntegrityError when it was altered or is not blob `id`. */
+export function openBlob(keys: RepositoryKeys, id: Uint8Array, record: Uint8Array): Buffer {
+  if (record.length < RECORD_OVERHEAD) throw new IntegrityError("blob record is truncated");
+  const flags = record[0]!;
+  const decipher = createDecipheriv("aes-256-gcm", blobKey(keys, id), record.subarray(1, 13));
+  decipher.setAAD(Buffer.concat([id, Buffer.of(flags)]));
+  decipher.setAuthTag(record.subarray(record.length - 16));
+  let plain: Buffer;
+  try {
+    plain = Buffer.concat([decipher.update(record.subarray(13, record.length - 16)), decipher.final()]);
+  } catch {
+    throw new IntegrityError("blob record failed authentication (altered or corrupted)");
+  }
+  return flags & FLAG_ZSTD ? zstdDecompressSync(plain) : plain;
+}
+
+/** Seals a whole file (index, manifest, trailer, lock) under a label that becomes its associated data. */
+export function sealFile(keys: RepositoryKeys, label: string, data: Uint8Array): Buffer {
+  return sealBlob(keys, Buffer.from(label, "utf8"), data, true);
+}
+
+export function openFile(keys: RepositoryKeys, label: string, sealed: Uint8Array, what: string): Buffer {
+  try {
+    return openBlob(keys, Buffer.from(label, "utf8"), sealed);
+  } catch (err) {
+    if (err instanceof IntegrityError) throw new IntegrityError(`${what} failed authentication (altered or corrupted)`);
+    throw err;
+  }
+}

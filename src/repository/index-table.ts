@@ -1,0 +1,163 @@
+/**
+ * The in-memory blob index: an open-addressing hash table in one Uint32Array, 7 words (28 bytes) per slot:
+ * the 128-bit blob id, the pack number, the offset and the stored length. No JS object per blob, so a million
+ * blobs cost about 28 bytes / load factor (~40-56 bytes) each and the garbage collector never sees them.
+ * Pack number 0 marks an empty slot; real pack numbers start at 1.
+ */
+
+const STRIDE = 7;
+const MAX_LOAD = 0.7;
+
+export class IndexTable {
+  private words: Uint32Array;
+  private mask: number;
+  private count = 0;
+
+  constructor(initialCapacity = 1 << 12) {
+    let capacity = 16;
+    while (capacity < initialCapacity) capacity *= 2;
+    this.words = new Uint32Array(capacity * STRIDE);
+    this.mask = capacity - 1;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  get capacity(): number {
+    return this.mask + 1;
+  }
+
+  /** Bytes held by the table. */
+  get byteLength(): number {
+    return this.words.byteLength;
+  }
+
+  /** The slot holding `id`, or -1. */
+  find(id: Uint8Array): number {
+    const a = readWord(id, 0);
+    const b = readWord(id, 4);
+    const c = readWord(id, 8);
+    const d = readWord(id, 12);
+    const words = this.words;
+    let slot = (a ^ (b >>> 7)) & this.mask;
+    for (;;) {
+      const base = slot * STRIDE;
+      if (words[base + 4] === 0) return -1;
+      if (words[base] === a && words[base + 1] === b && words[base + 2] === c && words[base + 3] === d) return slot;
+      slot = (slot + 1) & this.mask;
+    }
+  }
+
+  /** Adds an entry unless the id is present; returns the slot and whether it was added. */
+  insert(id: Uint8Array, pack: number, offset: number, length: number): { slot: number; added: boolean } {
+    if (pack <= 0) throw new Error("pack numbers start at 1");
+    if ((this.count + 1) / this.capacity > MAX_LOAD) this.grow();
+    const a = readWord(id, 0);
+    const b = readWord(id, 4);
+    const c = readWord(id, 8);
+    const d = readWord(id, 12);
+    const words = this.words;
+    let slot = (a ^ (b >>> 7)) & this.mask;
+    for (;;) {
+      const base = slot * STRIDE;
+      if (words[base + 4] === 0) {
+        words[base] = a;
+        words[base + 1] = b;
+        words[base + 2] = c;
+        words[base + 3] = d;
+        words[base + 4] = pack;
+        words[base + 5] = offset;
+        words[base + 6] = length;
+        this.count++;
+        return { slot, added: true };
+      }
+      if (words[base] === a && words[base + 1] === b && words[base + 2] === c && words[base + 3] === d) {
+        return { slot, added: false };
+      }
+      slot = (slot + 1) & this.mask;
+    }
+  }
+
+  /** Moves an entry to another place (pack rewrite). */
+  relocate(slot: number, pack: number, offset: number, length: number): void {
+    const base = slot * STRIDE;
+    this.words[base + 4] = pack;
+    this.words[base + 5] = offset;
+    this.words[base + 6] = length;
+  }
+
+  isUsed(slot: number): boolean {
+    return this.words[slot * STRIDE + 4] !== 0;
+  }
+  packOf(slot: number): number {
+    return this.words[slot * STRIDE + 4]!;
+  }
+  offsetOf(slot: number): number {
+    return this.words[slot * STRIDE + 5]!;
+  }
+  lengthOf(slot: number): number {
+    return this.words[slot * STRIDE + 6]!;
+  }
+  idOf(slot: number): Buffer {
+    const base = slot * STRIDE;
+    const out = Buffer.allocUnsafe(16);
+    for (let i = 0; i < 4; i++) out.writeUInt32LE(this.words[base + i]!, i * 4);
+    return out;
+  }
+  /** Copies the id into `target` at `at` without allocating. */
+  copyId(slot: number, target: Buffer, at: number): void {
+    const base = slot * STRIDE;
+    for (let i = 0; i < 4; i++) target.writeUInt32LE(this.words[base + i]!, at + i * 4);
+  }
+
+  private grow(): void {
+    const old = this.words;
+    const oldCapacity = this.capacity;
+    this.words = new Uint32Array(oldCapacity * 2 * STRIDE);
+    this.mask = oldCapacity * 2 - 1;
+    const words = this.words;
+    for (let s = 0; s < oldCapacity; s++) {
+      const base = s * STRIDE;
+      if (old[base + 4] === 0) continue;
+      let slot = (old[base]! ^ (old[base + 1]! >>> 7)) & this.mask;
+      while (words[slot * STRIDE + 4] !== 0) slot = (slot + 1) & this.mask;
+      words.set(old.subarray(base, base + STRIDE), slot * STRIDE);
+    }
+  }
+}
+
+function readWord(id: Uint8Array, at: number): number {
+  return (id[at]! | (id[at + 1]! << 8) | (id[at + 2]! << 16) | (id[at + 3]! << 24)) >>> 0;
+}
+
+/** A bit per table slot, for marking (reachability, damage) without per-blob objects. */
+export class SlotBits {
+  private readonly bits: Uint32Array;
+  constructor(capacity: number) {
+    this.bits = new Uint32Array(Math.ceil(capacity / 32));
+  }
+  set(slot: number): void {
+    this.bits[slot >>> 5]! |= 1 << (slot & 31);
+  }
+  has(slot: number): boolean {
+    return (this.bits[slot >>> 5]! & (1 << (slot & 31))) !== 0;
+  }
+}
+
+/** The used slots grouped by pack number (a counting sort): slots of pack p are slots[start[p]..start[p+1]). */
+export function slotsByPack(table: IndexTable, packCount: number): { start: Uint32Array; slots: Uint32Array } {
+  const start = new Uint32Array(packCount + 1);
+  for (let slot = 0; slot < table.capacity; slot++) if (table.isUsed(slot)) start[table.packOf(slot)]!++;
+  let sum = 0;
+  for (let p = 0; p < packCount; p++) {
+    const n = start[p]!;
+    start[p] = sum;
+    sum += n;
+  }
+  start[packCount] = sum;
+  const fill = start.slice(0, packCount);
+  const slots = new Uint32Array(sum);
+  for (let slot = 0; slot < table.capacity; slot++) if (table.isUsed(slot)) slots[fill[table.packOf(slot)]!++] = slot;
+  return { start, slots };
+}

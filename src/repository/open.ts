@@ -1,0 +1,141 @@
+/**
+ * Creating and opening repositories: config and key handling, cache, worker pool and index loading.
+ */
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import type { Logger } from "../log.ts";
+import type { ObjectStore } from "../objectstore/types.ts";
+import { BlobStore } from "./blob-store.ts";
+import { BoundedCache } from "./cache.ts";
+import { gearTable } from "./chunker.ts";
+import {
+  type ChunkerParams,
+  CONFIG_KEY,
+  createConfig,
+  type RepositoryConfig,
+  readConfig,
+  unwrapMasterKey,
+} from "./config.ts";
+import { splitMasterKey } from "./crypto.ts";
+import type { LockSettings } from "./locks.ts";
+import { SkiffRepository } from "./repository.ts";
+import { SealPool } from "./seal-pool.ts";
+
+export interface RepositoryOptions {
+  /** Local cache of index files and metadata packs; none when unset. */
+  cacheDir?: string;
+  /** Hard limit of the cache in MiB (index files included). Default 1024. */
+  cacheLimitMB?: number;
+  /** Seal worker threads; default one per core. 0 runs everything on the calling thread. */
+  workers?: number;
+  logger?: Logger;
+  /** Clock in milliseconds (tests inject one). */
+  now?: () => number;
+  /** A lock not refreshed for this long belongs to a dead process. Default 30 minutes. */
+  lockStaleAfterMs?: number;
+  /** Pause between writing a lock and checking for racing lock takers. Default 2 s. */
+  lockSettleMs?: number;
+  /** How long a writer waits for an exclusive (maintenance) lock to go. Default 10 minutes. */
+  lockWaitMs?: number;
+  /** Pack uploads in flight at once. Default 4. */
+  maxUploads?: number;
+  /** Chunk bytes in flight between the chunker and the packs. Default 64 MiB. */
+  inflightMB?: number;
+}
+
+export interface InitOptions {
+  chunker?: ChunkerParams;
+  packSize?: number;
+  /** scrypt cost; the default (N=2^15, r=8) takes ~0.1 s. Tests use less. */
+  kdf?: { N: number; r: number; p: number };
+}
+
+export class RepositoryExistsError extends Error {
+  constructor(store: string) {
+    super(`a repository already exists at ${store}`);
+    this.name = "RepositoryExistsError";
+  }
+}
+
+export async function initRepository(
+  store: ObjectStore,
+  password: string,
+  options: RepositoryOptions & InitOptions = {},
+): Promise<SkiffRepository> {
+  const { config } = await createConfig(password, {
+    ...(options.chunker ? { chunker: options.chunker } : {}),
+    ...(options.packSize ? { packSize: options.packSize } : {}),
+    ...(options.kdf ? { kdf: options.kdf } : {}),
+    now: new Date(options.now?.() ?? Date.now()),
+  });
+  const body = Buffer.from(`${JSON.stringify(config, null, 2)}\n`, "utf8");
+  if (store.putIfAbsent !== undefined) {
+    if (!(await store.putIfAbsent(CONFIG_KEY, body))) throw new RepositoryExistsError(store.describe);
+  } else {
+    if ((await store.stat(CONFIG_KEY)) !== undefined) throw new RepositoryExistsError(store.describe);
+    await store.put(CONFIG_KEY, body);
+  }
+  return openRepository(store, password, options);
+}
+
+export async function openRepository(
+  store: ObjectStore,
+  password: string,
+  options: RepositoryOptions = {},
+): Promise<SkiffRepository> {
+  const config = await readConfig(store);
+  const master = await unwrapMasterKey(config, password, store.describe);
+  return assemble(store, config, master, options);
+}
+
+export function lockSettingsFrom(options: RepositoryOptions): LockSettings {
+  return {
+    now: options.now ?? Date.now,
+    staleAfterMs: options.lockStaleAfterMs ?? 30 * 60_000,
+    settleMs: options.lockSettleMs ?? 2000,
+    waitMs: options.lockWaitMs ?? 10 * 60_000,
+    pollMs: Math.min(5000, Math.max(10, (options.lockWaitMs ?? 10 * 60_000) / 20)),
+  };
+}
+
+async function assemble(
+  store: ObjectStore,
+  config: RepositoryConfig,
+  master: Buffer,
+  options: RepositoryOptions,
+): Promise<SkiffRepository> {
+  const keys = splitMasterKey(master);
+  const cache =
+    options.cacheDir === undefined
+      ? undefined
+      : await BoundedCache.open(join(options.cacheDir, config.id), (options.cacheLimitMB ?? 1024) * 1024 * 1024);
+  const pool = new SealPool(keys, master, options.workers ?? availableParallelism());
+  const blobs = new BlobStore({
+    store,
+    keys,
+    pool,
+    cache,
+    packSize: config.packSize,
+    maxUploads: options.maxUploads ?? 4,
+  });
+  try {
+    await blobs.loadIndex();
+  } catch (err) {
+    await pool.close();
+    throw err;
+  }
+  return new SkiffRepository({
+    store,
+    config,
+    keys,
+    gear: gearTable(keys.mac),
+    blobs,
+    pool,
+    cache,
+    lockSettings: lockSettingsFrom(options),
+    inflightBytes: (options.inflightMB ?? 64) * 1024 * 1024,
+    logger: options.logger,
+    options,
+    onClose: () => pool.close(),
+  });
+}

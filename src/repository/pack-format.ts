@@ -1,0 +1,138 @@
+/**
+ * Binary layouts of pack files and index files (see docs/repository-format.md).
+ *
+ * Pack: blob records back to back, then the sealed trailer (the pack's own index: id, offset, length per
+ * blob), then 8 bytes: trailer length (u32 LE) and the magic "SKP1". The trailer lets verify and repair
+ * check a pack without any index file.
+ *
+ * Index file: sealed; plaintext "SKX1", pack count (u32), entry count (u32), the packs (16-byte id + kind
+ * byte), then the entries sorted by blob id: id (16), pack number within this file (u32), offset (u32),
+ * length (u32).
+ */
+import { randomBytes } from "node:crypto";
+import { openFile, type RepositoryKeys, sealFile } from "./crypto.ts";
+
+export type PackKind = "d" | "m";
+export const PACK_MAGIC = "SKP1";
+const INDEX_MAGIC = "SKX1";
+const TRAILER_ENTRY = 24;
+const INDEX_ENTRY = 28;
+
+export function newPackId(): string {
+  return randomBytes(16).toString("hex");
+}
+
+export function packKey(kind: PackKind, id: string): string {
+  return `packs/${kind}/${id}`;
+}
+
+export function parsePackKey(key: string): { kind: PackKind; id: string } | undefined {
+  const m = /^packs\/([dm])\/([0-9a-f]{32})$/.exec(key);
+  return m ? { kind: m[1] as PackKind, id: m[2]! } : undefined;
+}
+
+export interface PackEntry {
+  id: Buffer;
+  offset: number;
+  length: number;
+}
+
+export function encodeTrailer(keys: RepositoryKeys, packId: string, entries: PackEntry[]): Buffer {
+  const plain = Buffer.allocUnsafe(4 + entries.length * TRAILER_ENTRY);
+  plain.writeUInt32LE(entries.length, 0);
+  entries.forEach((e, i) => {
+    const at = 4 + i * TRAILER_ENTRY;
+    e.id.copy(plain, at);
+    plain.writeUInt32LE(e.offset, at + 16);
+    plain.writeUInt32LE(e.length, at + 20);
+  });
+  const sealed = sealFile(keys, `pack-trailer:${packId}`, plain);
+  const tail = Buffer.allocUnsafe(8);
+  tail.writeUInt32LE(sealed.length, 0);
+  tail.write(PACK_MAGIC, 4, "latin1");
+  return Buffer.concat([sealed, tail]);
+}
+
+/** Reads the trailer of a complete pack. Throws naming the pack when it is truncated or altered. */
+export function decodeTrailer(keys: RepositoryKeys, packId: string, pack: Uint8Array): PackEntry[] {
+  const buf = Buffer.from(pack.buffer, pack.byteOffset, pack.byteLength);
+  if (buf.length < 8 || buf.toString("latin1", buf.length - 4) !== PACK_MAGIC) {
+    throw new Error(`pack ${packId} has no trailer (truncated or not a pack)`);
+  }
+  const sealedLength = buf.readUInt32LE(buf.length - 8);
+  if (sealedLength + 8 > buf.length) throw new Error(`pack ${packId} has a trailer longer than the pack`);
+  const plain = openFile(
+    keys,
+    `pack-trailer:${packId}`,
+    buf.subarray(buf.length - 8 - sealedLength, buf.length - 8),
+    `trailer of pack ${packId}`,
+  );
+  const count = plain.readUInt32LE(0);
+  if (plain.length !== 4 + count * TRAILER_ENTRY) throw new Error(`trailer of pack ${packId} has a bad length`);
+  const entries: PackEntry[] = [];
+  for (let i = 0; i < count; i++) {
+    const at = 4 + i * TRAILER_ENTRY;
+    entries.push({
+      id: Buffer.from(plain.subarray(at, at + 16)),
+      offset: plain.readUInt32LE(at + 16),
+      length: plain.readUInt32LE(at + 20),
+    });
+  }
+  return entries;
+}
+
+export interface IndexFilePack {
+  id: string;
+  kind: PackKind;
+}
+
+export interface IndexFileContents {
+  packs: IndexFilePack[];
+  /** entryCount * 28 bytes, sorted by id: id16, pack (index into packs), offset, length. */
+  entries: Buffer;
+  entryCount: number;
+}
+
+/** Encodes entries (already 28-byte records with pack numbers into `packs`), sorting them by id. */
+export function encodeIndexFile(keys: RepositoryKeys, name: string, packs: IndexFilePack[], entries: Buffer): Buffer {
+  const count = entries.length / INDEX_ENTRY;
+  const order = new Uint32Array(count);
+  for (let i = 0; i < count; i++) order[i] = i;
+  order.sort((x, y) => Buffer.compare(entryId(entries, x), entryId(entries, y)));
+  const header = 12 + packs.length * 17;
+  const plain = Buffer.allocUnsafe(header + entries.length);
+  plain.write(INDEX_MAGIC, 0, "latin1");
+  plain.writeUInt32LE(packs.length, 4);
+  plain.writeUInt32LE(count, 8);
+  packs.forEach((p, i) => {
+    Buffer.from(p.id, "hex").copy(plain, 12 + i * 17);
+    plain[12 + i * 17 + 16] = p.kind === "d" ? 0 : 1;
+  });
+  for (let i = 0; i < count; i++) {
+    entries.copy(plain, header + i * INDEX_ENTRY, order[i]! * INDEX_ENTRY, (order[i]! + 1) * INDEX_ENTRY);
+  }
+  return sealFile(keys, `index:${name}`, plain);
+}
+
+function entryId(entries: Buffer, i: number): Buffer {
+  return entries.subarray(i * INDEX_ENTRY, i * INDEX_ENTRY + 16);
+}
+
+export function decodeIndexFile(keys: RepositoryKeys, name: string, sealed: Uint8Array): IndexFileContents {
+  const plain = openFile(keys, `index:${name}`, sealed, `index file ${name}`);
+  if (plain.length < 12 || plain.toString("latin1", 0, 4) !== INDEX_MAGIC) {
+    throw new Error(`index file ${name} has an unknown layout`);
+  }
+  const packCount = plain.readUInt32LE(4);
+  const entryCount = plain.readUInt32LE(8);
+  const header = 12 + packCount * 17;
+  if (plain.length !== header + entryCount * INDEX_ENTRY) throw new Error(`index file ${name} has a bad length`);
+  const packs: IndexFilePack[] = [];
+  for (let i = 0; i < packCount; i++) {
+    const at = 12 + i * 17;
+    packs.push({ id: plain.toString("hex", at, at + 16), kind: plain[at + 16] === 0 ? "d" : "m" });
+  }
+  return { packs, entries: plain.subarray(header), entryCount };
+}
+
+export const INDEX_ENTRY_BYTES = INDEX_ENTRY;

@@ -1,0 +1,292 @@
+/**
+ * The Repository implementation: objects (chunked, deduplicated), trees and snapshot manifests over the blob
+ * store. Chunk boundaries are found on the calling thread; hashing, compression and encryption run in the seal
+ * pool; a byte budget bounds the chunk data in flight.
+ */
+import { randomBytes } from "node:crypto";
+import type { Logger } from "../log.ts";
+import { ObjectNotFoundError, type ObjectStore } from "../objectstore/types.ts";
+import type { BlobStore } from "./blob-store.ts";
+import { ByteBudget } from "./byte-budget.ts";
+import type { BoundedCache } from "./cache.ts";
+import { Chunker } from "./chunker.ts";
+import type { RepositoryConfig } from "./config.ts";
+import { openFile, type RepositoryKeys, sealFile } from "./crypto.ts";
+import { type LockSettings, RepositoryLock } from "./locks.ts";
+import type { RepositoryOptions } from "./open.ts";
+import type { SealPool } from "./seal-pool.ts";
+import {
+  type ChunkRef,
+  decodeChunkList,
+  decodeTree,
+  encodeChunkList,
+  encodeTree,
+  formatObjectId,
+  parseObjectId,
+  parseTreeId,
+} from "./tree-codec.ts";
+import type { ObjectRef, Repository, SnapshotManifest, TreeEntry, WriteOptions } from "./types.ts";
+
+export const SNAPSHOT_PREFIX = "snapshots/";
+/** How many chunk reads run at once in readObject. */
+const READ_AHEAD = 4;
+
+export interface RepositoryParts {
+  store: ObjectStore;
+  config: RepositoryConfig;
+  keys: RepositoryKeys;
+  gear: Uint32Array;
+  blobs: BlobStore;
+  pool: SealPool;
+  cache: BoundedCache | undefined;
+  lockSettings: LockSettings;
+  inflightBytes: number;
+  options: RepositoryOptions;
+  logger: Logger | undefined;
+  onClose: () => Promise<void>;
+}
+
+export class MissingBlobError extends Error {
+  constructor(what: string, store: string) {
+    super(`${what} is not in the index of ${store} (lost, or removed by maintenance)`);
+    this.name = "MissingBlobError";
+  }
+}
+
+export class SkiffRepository implements Repository {
+  readonly parts: RepositoryParts;
+  private readonly budget: ByteBudget;
+  /** Content being sealed right now, so concurrent writers of the same bytes store them once. */
+  private readonly sealing = new Map<string, Promise<void>>();
+  private lock: Promise<RepositoryLock> | undefined;
+  private closed = false;
+
+  constructor(parts: RepositoryParts) {
+    this.parts = parts;
+    this.budget = new ByteBudget(parts.inflightBytes);
+  }
+
+  get store(): ObjectStore {
+    return this.parts.store;
+  }
+  get blobs(): BlobStore {
+    return this.parts.blobs;
+  }
+
+  /** Writers hold a shared lock from their first write until close, so full maintenance never deletes under them. */
+  private async writeLock(): Promise<RepositoryLock> {
+    if (this.closed) throw new Error("the repository is closed");
+    this.lock ??= RepositoryLock.acquire(this.store, "shared", "backup", this.parts.lockSettings);
+    try {
+      return await this.lock;
+    } catch (err) {
+      this.lock = undefined;
+      throw err;
+    }
+  }
+
+  async writeObject(source: AsyncIterable<Uint8Array>, options: WriteOptions = {}): Promise<ObjectRef> {
+    await this.writeLock();
+    const chunker = new Chunker(this.parts.gear, this.parts.config.chunker);
+    const refs: ChunkRef[] = [];
+    const running = new Set<Promise<void>>();
+    let failure: unknown;
+    let size = 0;
+    const start = async (data: Uint8Array, index: number) => {
+      // Read the length now: the chunk's buffer moves to a worker thread and is detached here.
+      const length = data.length;
+      await this.budget.acquire(length);
+      const task = this.storeChunk(data)
+        .then((id) => {
+          refs[index] = { id, size: length };
+        })
+        .catch((err: unknown) => {
+          failure ??= err;
+        })
+        .finally(() => {
+          this.budget.release(length);
+          running.delete(task);
+        });
+      running.add(task);
+    };
+    let index = 0;
+    try {
+      for await (const piece of source) {
+        options.signal?.throwIfAborted();
+        if (failure !== undefined) break;
+        size += piece.length;
+        for (const chunk of chunker.push(piece)) await start(chunk, index++);
+      }
+      const last = chunker.finish();
+      if (last.length > 0 || index === 0) await start(last, index++);
+    } finally {
+      await Promise.all([...running]);
+    }
+    if (failure !== undefined) throw failure;
+    options.signal?.throwIfAborted();
+    if (refs.length === 1) return { id: formatObjectId(false, refs[0]!.id), size };
+    const listId = await this.storeMetadata(encodeChunkList(refs));
+    return { id: formatObjectId(true, listId), size };
+  }
+
+  /** Stores one chunk unless the repository has it; returns its id. Takes ownership of `data`. */
+  private async storeChunk(data: Uint8Array): Promise<Buffer> {
+    const hashed = await this.parts.pool.hash(data);
+    const id = hashed.id;
+    if (this.blobs.table.find(id) >= 0) {
+      hashed.drop();
+      return id;
+    }
+    const key = id.toString("hex");
+    const other = this.sealing.get(key);
+    if (other !== undefined) {
+      hashed.drop();
+      await other;
+      return id;
+    }
+    const work = hashed.seal().then((record) => this.blobs.add("d", id, record));
+    this.sealing.set(key, work);
+    try {
+      await work;
+    } finally {
+      this.sealing.delete(key);
+    }
+    return id;
+  }
+
+  /** Stores a metadata blob (tree or chunk list) in a metadata pack. */
+  private async storeMetadata(data: Uint8Array): Promise<Buffer> {
+    const { id, record } = this.parts.pool.sealInline(data);
+    if (this.blobs.table.find(id) < 0) await this.blobs.add("m", id, record);
+    return id;
+  }
+
+  async writeTree(entries: TreeEntry[]): Promise<string> {
+    await this.writeLock();
+    return (await this.storeMetadata(encodeTree(entries))).toString("hex");
+  }
+
+  async readTree(id: string): Promise<TreeEntry[]> {
+    const data = await this.blobs.readBlob(parseTreeId(id));
+    if (data === undefined) throw new MissingBlobError(`tree ${id}`, this.store.describe);
+    return decodeTree(data, id);
+  }
+
+  /** The chunks of an object, in order. */
+  async chunksOf(ref: ObjectRef): Promise<ChunkRef[]> {
+    const parsed = parseObjectId(ref.id);
+    if (!parsed.list) return [{ id: parsed.blob, size: ref.size }];
+    const data = await this.blobs.readBlob(parsed.blob);
+    if (data === undefined) throw new MissingBlobError(`chunk list of object ${ref.id}`, this.store.describe);
+    return decodeChunkList(data, ref.id);
+  }
+
+  async *readObject(ref: ObjectRef, range?: { offset: number; length: number }): AsyncIterable<Uint8Array> {
+    const chunks = await this.chunksOf(ref);
+    const total = chunks.reduce((sum, c) => sum + c.size, 0);
+    if (total !== ref.size) throw new Error(`object ${ref.id} holds ${total} bytes, not the ${ref.size} its ref says`);
+    const from = range?.offset ?? 0;
+    const to = range === undefined ? total : Math.min(total, from + range.length);
+    if (from < 0 || from > total) throw new Error(`range offset ${from} is outside object ${ref.id} (${total} bytes)`);
+    // The chunks overlapping [from, to), each with the part of it that is wanted.
+    const wanted: { chunk: ChunkRef; start: number; end: number }[] = [];
+    let at = 0;
+    for (const chunk of chunks) {
+      const end = at + chunk.size;
+      if (end > from && at < to)
+        wanted.push({ chunk, start: Math.max(0, from - at), end: Math.min(chunk.size, to - at) });
+      at = end;
+    }
+    const fetch = async (w: (typeof wanted)[number]) => {
+      const data = await this.blobs.readBlob(w.chunk.id);
+      if (data === undefined) {
+        throw new MissingBlobError(`chunk ${w.chunk.id.toString("hex")} of object ${ref.id}`, this.store.describe);
+      }
+      if (data.length !== w.chunk.size) throw new Error(`chunk ${w.chunk.id.toString("hex")} has the wrong size`);
+      return data.subarray(w.start, w.end);
+    };
+    const ahead: Promise<Buffer>[] = [];
+    let next = 0;
+    try {
+      while (next < wanted.length || ahead.length > 0) {
+        while (ahead.length < READ_AHEAD && next < wanted.length) {
+          const p = fetch(wanted[next++]!);
+          p.catch(() => {}); // awaited below in order; avoid an unhandled rejection meanwhile
+          ahead.push(p);
+        }
+        const data = await ahead.shift()!;
+        if (data.length > 0) yield data;
+      }
+    } finally {
+      await Promise.allSettled(ahead);
+    }
+  }
+
+  async saveSnapshot(manifest: Omit<SnapshotManifest, "id">): Promise<SnapshotManifest> {
+    const lock = await this.writeLock();
+    // Order matters for crash safety: packs, then index files, then the manifest that makes them reachable.
+    await this.blobs.flush();
+    await lock.checkStillValid();
+    const id = randomBytes(16).toString("hex");
+    const full: SnapshotManifest = { ...manifest, id };
+    const body = sealFile(this.parts.keys, `snapshot:${id}`, Buffer.from(JSON.stringify(full), "utf8"));
+    await this.store.put(`${SNAPSHOT_PREFIX}${id}`, body);
+    this.parts.logger?.info({ snapshot: id, repository: this.store.describe }, "snapshot saved");
+    return full;
+  }
+
+  async listSnapshots(): Promise<SnapshotManifest[]> {
+    const out: SnapshotManifest[] = [];
+    for await (const info of this.store.list(SNAPSHOT_PREFIX)) {
+      const id = info.key.slice(SNAPSHOT_PREFIX.length);
+      try {
+        out.push(await this.readManifest(id));
+      } catch (err) {
+        if (err instanceof ObjectNotFoundError) continue; // deleted while listing
+        throw err;
+      }
+    }
+    return out.sort((a, b) => (a.startTime < b.startTime ? -1 : a.startTime > b.startTime ? 1 : 0));
+  }
+
+  private async readManifest(id: string): Promise<SnapshotManifest> {
+    const sealed = await this.store.get(`${SNAPSHOT_PREFIX}${id}`);
+    const plain = openFile(this.parts.keys, `snapshot:${id}`, sealed, `snapshot ${id}`);
+    return JSON.parse(plain.toString("utf8")) as SnapshotManifest;
+  }
+
+  async loadSnapshot(idOrPrefix: string): Promise<SnapshotManifest> {
+    if (!/^[0-9a-f]{1,32}$/.test(idOrPrefix)) throw new Error(`'${idOrPrefix}' is not a snapshot id`);
+    const matches: string[] = [];
+    for await (const info of this.store.list(`${SNAPSHOT_PREFIX}${idOrPrefix}`)) {
+      matches.push(info.key.slice(SNAPSHOT_PREFIX.length));
+    }
+    if (matches.length === 0) throw new Error(`no snapshot '${idOrPrefix}' in ${this.store.describe}`);
+    if (matches.length > 1) {
+      throw new Error(`snapshot prefix '${idOrPrefix}' is ambiguous: ${matches.slice(0, 5).join(", ")}`);
+    }
+    return this.readManifest(matches[0]!);
+  }
+
+  /**
+   * Stores what was written (packs and their index, so a later backup can reuse it; no snapshot is recorded)
+   * and releases the lock and the workers.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      if (this.lock !== undefined) {
+        await this.blobs.flush().catch((err: unknown) => {
+          this.parts.logger?.warn({ err, repository: this.store.describe }, "could not store pending packs on close");
+        });
+      }
+      if (this.lock !== undefined) {
+        const lock = await this.lock.catch(() => undefined);
+        await lock?.release();
+      }
+    } finally {
+      await this.parts.onClose();
+    }
+  }
+}

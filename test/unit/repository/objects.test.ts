@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { openRepository } from "../../../src/repository/open.ts";
+import { collect, FAST, newRepository, PASSWORD, random, SMALL, streamOf, textLike } from "./helpers.ts";
+
+test("objects of many sizes round-trip, whole and by range", async (t) => {
+  const { repo } = await newRepository(t);
+  const max = SMALL.chunker!.maxSize;
+  const min = SMALL.chunker!.minSize;
+  const cases: [string, Buffer][] = [
+    ["empty", Buffer.alloc(0)],
+    ["1 byte", random(1)],
+    ["min chunk", random(min)],
+    ["min chunk + 1", random(min + 1)],
+    ["max chunk", random(max)],
+    ["max chunk + 1", random(max + 1)],
+    ["zeros", Buffer.alloc(3 * max)],
+    ["random 2 MB", random(2_000_000)],
+    ["text 2 MB", textLike(2_000_000)],
+  ];
+  for (const [name, data] of cases) {
+    const ref = await repo.writeObject(streamOf(data, 77_777));
+    assert.equal(ref.size, data.length, name);
+    assert.ok(Buffer.from(await collect(repo.readObject(ref))).equals(data), `${name}: whole read`);
+    if (data.length > 10) {
+      const offset = Math.floor(data.length / 3);
+      const length = Math.floor(data.length / 2);
+      const part = await collect(repo.readObject(ref, { offset, length }));
+      assert.ok(part.equals(data.subarray(offset, offset + length)), `${name}: range read`);
+    }
+  }
+});
+
+test("identical content gets the same id and is stored once; a reopened repository reads it", async (t) => {
+  const { repo, store } = await newRepository(t);
+  const data = Buffer.concat([random(700_000), textLike(500_000)]);
+  const a = await repo.writeObject(streamOf(data));
+  await repo.saveSnapshot(manifest());
+  const sizeAfterFirst = await storedBytes(store);
+  const b = await repo.writeObject(streamOf(data, 4096));
+  assert.equal(a.id, b.id);
+  await repo.saveSnapshot(manifest());
+  const sizeAfterSecond = await storedBytes(store);
+  // The second write adds no data packs (only index and snapshot objects).
+  assert.ok(sizeAfterSecond - sizeAfterFirst < 100_000, `grew by ${sizeAfterSecond - sizeAfterFirst}`);
+
+  // Shared content across objects: a prefix of the same bytes dedups most chunks.
+  const reopened = await openRepository(store, PASSWORD, FAST);
+  t.after(() => reopened.close());
+  assert.ok((await collect(reopened.readObject(a))).equals(data));
+  const before = await storedBytes(store);
+  await reopened.writeObject(streamOf(Buffer.concat([data, random(1000)])));
+  await reopened.saveSnapshot(manifest());
+  const added = (await storedBytes(store)) - before;
+  assert.ok(added < 400_000, `appending 1000 bytes stored ${added} bytes`);
+});
+
+test("compressible data is stored compressed and random data is not inflated", async (t) => {
+  const { repo, store } = await newRepository(t);
+  await repo.writeObject(streamOf(textLike(3_000_000)));
+  await repo.saveSnapshot(manifest());
+  const text = await storedBytes(store);
+  assert.ok(text < 1_500_000, `3 MB of text stored as ${text} bytes`);
+});
+
+export function manifest() {
+  return {
+    startTime: new Date().toISOString(),
+    endTime: new Date().toISOString(),
+    hostname: "test",
+    source: { path: "/data", volumeMode: "Filesystem" as const },
+    tags: {},
+    stats: { files: 0, dirs: 0, bytes: 0, bytesRead: 0, bytesStored: 0, errors: 0 },
+  };
+}
+
+async function storedBytes(store: import("../../../src/objectstore/types.ts").ObjectStore): Promise<number> {
+  let total = 0;
+  for await (const info of store.list("")) total += info.size;
+  return total;
+}
