@@ -29,6 +29,31 @@ registerCommand({
 });
 
 // -- repository --
+registerCommand({
+  name: "repo init",
+  summary: "create a backup repository (filesystem path or s3://)",
+  load: async () => (await import("./repo-init.ts")).run,
+});
+registerCommand({
+  name: "repo connect",
+  summary: "check that a repository opens with the password and print its summary",
+  load: async () => (await import("./repo-connect.ts")).run,
+});
+registerCommand({
+  name: "repo snapshots",
+  summary: "list the snapshots in a repository (table or --json)",
+  load: async () => (await import("./repo-snapshots.ts")).run,
+});
+registerCommand({
+  name: "repo verify",
+  summary: "check a repository's index, trees and (with --read-data) every pack",
+  load: async () => (await import("./repo-verify.ts")).run,
+});
+registerCommand({
+  name: "repo maintenance",
+  summary: "compact the index, or with --full delete unreachable data past the safety margin",
+  load: async () => (await import("./repo-maintenance.ts")).run,
+});
 
 // -- data mover --
 registerCommand({
