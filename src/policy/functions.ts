@@ -3,6 +3,8 @@
  * change one field of a map (CEL has no map update, and mutations of list elements need one).
  */
 import type { Environment } from "@marcbachmann/cel-js";
+import { configTypes } from "../api/config/schemas.ts";
+import { validateConfigMapData } from "../api/config/validate.ts";
 import { fromCel, toCel } from "./cel/values.ts";
 import { evaluatePodSecurity, parseLevel } from "./podsecurity/index.ts";
 import type { ClusterView } from "./view.ts";
@@ -34,6 +36,12 @@ export function registerSkiffFunctions(env: Environment): void {
       return found ? toCel(found) : null;
     },
   );
+  env.registerFunction("configMapProblems(string, dyn): list<dyn>", (type: string, data: unknown) => {
+    const known = configTypes.find((t) => t === type);
+    if (!known) throw new Error(`unknown config type "${type}" (${configTypes.join(", ")})`);
+    const plain = fromCel(data);
+    return toCel(validateConfigMapData(known, (plain ?? {}) as Record<string, unknown>));
+  });
   env.registerFunction("withField(dyn, string, dyn): dyn", (map: unknown, key: string, value: unknown) => {
     if (map === null || typeof map !== "object" || Array.isArray(map)) throw new Error("withField() needs a map");
     if (map instanceof Map) return new Map(map).set(key, value);
