@@ -93,8 +93,19 @@ function isAlive(pid: number): boolean {
  * One builder per component across processes (test runs may race): the lock file holds the builder's pid; a
  * second process waits until it is gone. A lock whose pid is dead is stale and taken over.
  */
-async function acquireBuildLock(component: Component, log: (line: string) => void): Promise<() => Promise<void>> {
+function acquireBuildLock(component: Component, log: (line: string) => void): Promise<() => Promise<void>> {
   const lockFile = join(cacheRoot(), "build", `${component}-${versionOf(component)}.lock`);
+  return acquireFileLock(lockFile, (holder) =>
+    log(`waiting for process ${holder} to finish building ${component} (lock ${lockFile})`),
+  );
+}
+
+/** Takes an exclusive lock file (waiting while a live process holds it); resolves to its release function. */
+export async function acquireFileLock(
+  lockFile: string,
+  onWait: (holderPid: number) => void = () => {},
+  pollMs = 1000,
+): Promise<() => Promise<void>> {
   await mkdir(dirname(lockFile), { recursive: true });
   let announced = false;
   for (;;) {
@@ -104,16 +115,17 @@ async function acquireBuildLock(component: Component, log: (line: string) => voi
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
+    // An empty file is a lock being written this instant: treat it as held.
     const holder = Number.parseInt(await readFile(lockFile, "utf8").catch(() => ""), 10);
     if (Number.isInteger(holder) && holder > 0 && !isAlive(holder)) {
       await rm(lockFile, { force: true });
       continue;
     }
     if (!announced) {
-      log(`waiting for process ${holder} to finish building ${component} (lock ${lockFile})`);
+      onWait(holder);
       announced = true;
     }
-    await sleep(1000);
+    await sleep(pollMs);
   }
 }
 
