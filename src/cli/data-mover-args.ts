@@ -1,17 +1,15 @@
 /**
- * Flags of `skiff data-mover backup|restore`. Pure: argv in, options or a message out. Flags that are not the
- * data mover's own (--repo, --password-file, --cache-dir, ...) are handed on untouched to the shared repository
- * flag parser.
+ * Flags of `skiff data-mover backup|restore`. Pure: argv in, options or a message out. The repository flags
+ * (--repo, --password-file, ...) are taken out first by the shared parser in repo-options.ts.
  */
 import { availableParallelism } from "node:os";
+import { repoFlagsHelp } from "./repo-options.ts";
 
 export interface CommonMoverFlags {
   parallel: number;
   json: boolean;
   /** Velero writes the outcome to /dev/termination-log; the pod spec passes the path. */
   terminationLog: string | undefined;
-  /** Repository flags, in their original order, for the shared parser. */
-  repoArgs: string[];
 }
 
 export interface BackupFlags extends CommonMoverFlags {
@@ -49,13 +47,11 @@ const valueFlags = new Set([
 interface RawFlags {
   values: Map<string, string[]>;
   booleans: Set<string>;
-  repoArgs: string[];
 }
 
 function splitArgs(argv: readonly string[]): RawFlags | string | "help" {
   const values = new Map<string, string[]>();
   const booleans = new Set<string>();
-  const repoArgs: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === "-h" || arg === "--help") return "help";
@@ -72,13 +68,10 @@ function splitArgs(argv: readonly string[]): RawFlags | string | "help" {
       if (value === undefined) return `${name} needs a value`;
       values.set(name, [...(values.get(name) ?? []), value]);
     } else {
-      // Not ours: pass on with its value (a following argument that is not a flag).
-      repoArgs.push(arg);
-      const next = argv[i + 1];
-      if (eq < 0 && next !== undefined && !next.startsWith("--")) repoArgs.push(argv[++i]!);
+      return `unknown flag ${name}`;
     }
   }
-  return { values, booleans, repoArgs };
+  return { values, booleans };
 }
 
 function single(raw: RawFlags, name: string): string | undefined {
@@ -96,7 +89,6 @@ function common(raw: RawFlags): CommonMoverFlags | string {
     parallel,
     json: raw.booleans.has("--json"),
     terminationLog: single(raw, "--termination-log"),
-    repoArgs: raw.repoArgs,
   };
 }
 
@@ -174,7 +166,9 @@ Options:
   --fail-on-error            stop at the first unreadable file (default: skip it, count and name it)
   --json                     JSON progress lines even on a terminal
   --termination-log FILE     also write the outcome here (e.g. /dev/termination-log)
-  plus the repository flags (--repo, --password-file, ...)
+
+Repository:
+${repoFlagsHelp}
 `;
 
 export const restoreUsage = `Usage: skiff data-mover restore --repo LOCATION --password-file FILE --snapshot ID --target PATH [options]
@@ -189,5 +183,7 @@ Options:
   --parallel N               files written at once (default: the number of CPUs)
   --json                     JSON progress lines even on a terminal
   --termination-log FILE     also write the outcome here (e.g. /dev/termination-log)
-  plus the repository flags (--repo, --password-file, ...)
+
+Repository:
+${repoFlagsHelp}
 `;

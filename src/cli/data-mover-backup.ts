@@ -5,21 +5,22 @@ import type { Repository } from "../repository/types.ts";
 import type { CommandContext, CommandRun } from "./commands.ts";
 import { backupUsage, parseBackupArgs } from "./data-mover-args.ts";
 import { canceledMessage, createMoverOutput, throughput, writeTerminationLog } from "./data-mover-output.ts";
-import { openMoverRepository } from "./data-mover-repository.ts";
 import { type Cancellation, listenForCancellation } from "./data-mover-signals.ts";
+import { EXIT, exitCodeFor } from "./repo-errors.ts";
+import { connectRepository, parseRepoFlags, type RepoFlags } from "./repo-options.ts";
 import { describeError } from "./run.ts";
 
 /** At most this many skipped paths are listed in the summary (all are printed as they happen). */
 const listedIssues = 100;
 
 export interface MoverDependencies {
-  openRepository(repoArgs: string[], ctx: CommandContext): Promise<Repository>;
+  openRepository(flags: RepoFlags, env: NodeJS.ProcessEnv): Promise<Repository>;
   listenForCancellation(): Cancellation;
   now(): number;
 }
 
 export const defaultDependencies: MoverDependencies = {
-  openRepository: openMoverRepository,
+  openRepository: (flags, env) => connectRepository(flags, env),
   listenForCancellation: () => listenForCancellation(),
   now: () => performance.now(),
 };
@@ -27,22 +28,17 @@ export const defaultDependencies: MoverDependencies = {
 export const run: CommandRun = (ctx) => runBackup(ctx, defaultDependencies);
 
 export async function runBackup(ctx: CommandContext, deps: MoverDependencies): Promise<number> {
-  const parsed = parseBackupArgs(ctx.argv);
-  if (!parsed.ok) {
-    if ("help" in parsed) {
-      ctx.stdout.write(backupUsage);
-      return 0;
-    }
-    ctx.stderr.write(`skiff data-mover backup: ${parsed.message}\n\n${backupUsage}`);
-    return 2;
-  }
+  const args = splitRepoFlags(ctx, "backup", backupUsage);
+  if (typeof args === "number") return args;
+  const parsed = parseBackupArgs(args.rest);
+  if (!parsed.ok) return usageError(ctx, "backup", backupUsage, parsed);
   const flags = parsed.flags;
   const cancellation = deps.listenForCancellation();
   const output = createMoverOutput({ stdout: ctx.stdout, stderr: ctx.stderr, json: flags.json });
   const started = deps.now();
   let repo: Repository | undefined;
   try {
-    repo = await deps.openRepository(flags.repoArgs, ctx);
+    repo = await deps.openRepository(args.repoFlags, ctx.env);
     const issues: SourceIssue[] = [];
     const snapshot = await backupDirectory(repo, {
       source: flags.source,
@@ -102,5 +98,37 @@ export async function reportFailure(
   const message = describeError(err);
   ctx.stderr.write(`skiff data-mover ${command}: ${message}\n`);
   await writeTerminationLog(flags.terminationLog, message);
-  return 1;
+  return exitCodeFor(err);
+}
+
+/** Takes out the shared repository flags; a number is the exit code of a usage error or --help. */
+export function splitRepoFlags(
+  ctx: CommandContext,
+  command: "backup" | "restore",
+  usage: string,
+): { repoFlags: RepoFlags; rest: string[] } | number {
+  if (ctx.argv.includes("--help") || ctx.argv.includes("-h")) {
+    ctx.stdout.write(usage);
+    return EXIT.ok;
+  }
+  const parsed = parseRepoFlags(ctx.argv);
+  if (!parsed.ok) {
+    ctx.stderr.write(`skiff data-mover ${command}: ${parsed.message}\n\n${usage}`);
+    return EXIT.usage;
+  }
+  return { repoFlags: parsed.flags, rest: parsed.rest };
+}
+
+export function usageError(
+  ctx: CommandContext,
+  command: "backup" | "restore",
+  usage: string,
+  parsed: { message: string } | { help: true },
+): number {
+  if ("help" in parsed) {
+    ctx.stdout.write(usage);
+    return EXIT.ok;
+  }
+  ctx.stderr.write(`skiff data-mover ${command}: ${parsed.message}\n\n${usage}`);
+  return EXIT.usage;
 }

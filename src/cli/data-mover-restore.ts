@@ -3,29 +3,30 @@ import { restoreSnapshot } from "../datamover/restore.ts";
 import type { Repository } from "../repository/types.ts";
 import type { CommandContext, CommandRun } from "./commands.ts";
 import { parseRestoreArgs, restoreUsage } from "./data-mover-args.ts";
-import { defaultDependencies, type MoverDependencies, reportFailure } from "./data-mover-backup.ts";
+import {
+  defaultDependencies,
+  type MoverDependencies,
+  reportFailure,
+  splitRepoFlags,
+  usageError,
+} from "./data-mover-backup.ts";
 import { createMoverOutput, throughput, writeTerminationLog } from "./data-mover-output.ts";
 import { describeError } from "./run.ts";
 
 export const run: CommandRun = (ctx) => runRestore(ctx, defaultDependencies);
 
 export async function runRestore(ctx: CommandContext, deps: MoverDependencies): Promise<number> {
-  const parsed = parseRestoreArgs(ctx.argv);
-  if (!parsed.ok) {
-    if ("help" in parsed) {
-      ctx.stdout.write(restoreUsage);
-      return 0;
-    }
-    ctx.stderr.write(`skiff data-mover restore: ${parsed.message}\n\n${restoreUsage}`);
-    return 2;
-  }
+  const args = splitRepoFlags(ctx, "restore", restoreUsage);
+  if (typeof args === "number") return args;
+  const parsed = parseRestoreArgs(args.rest);
+  if (!parsed.ok) return usageError(ctx, "restore", restoreUsage, parsed);
   const flags = parsed.flags;
   const cancellation = deps.listenForCancellation();
   const output = createMoverOutput({ stdout: ctx.stdout, stderr: ctx.stderr, json: flags.json });
   const started = deps.now();
   let repo: Repository | undefined;
   try {
-    repo = await deps.openRepository(flags.repoArgs, ctx);
+    repo = await deps.openRepository(args.repoFlags, ctx.env);
     const result = await restoreSnapshot(repo, flags.snapshot, {
       target: flags.target,
       parallelFiles: flags.parallel,

@@ -4,8 +4,8 @@
  * finish: each directory's tree is written as soon as its own files and subdirectories are done, so memory holds
  * the open path plus the directories that still have uploads in flight, bounded by the upload queue.
  */
-import type { BigIntStats } from "node:fs";
-import { lstat, open, readdir, readlink } from "node:fs/promises";
+import { type BigIntStats, closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { join } from "node:path";
 import type { ObjectRef, Repository, SnapshotStats, TreeEntry } from "../repository/types.ts";
 import { entryFromStats, isUnchangedFile, sameEntries, sortEntries } from "./entry-metadata.ts";
@@ -39,8 +39,11 @@ export interface WalkContext {
   onIssue: (issue: SourceIssue) => void;
 }
 
-/** How many lstat calls one directory keeps in flight; enough to keep the libuv pool busy. */
-const statBatch = 64;
+/**
+ * Files up to this size are read in one synchronous call and uploaded without taking a read slot; larger files
+ * are streamed by the `parallelFiles` readers.
+ */
+const smallFileBytes = 256 << 10;
 
 export class TreeWalker {
   readonly #ctx: WalkContext;
@@ -71,7 +74,7 @@ export class TreeWalker {
     signal.throwIfAborted();
     let names: string[];
     try {
-      names = await readdir(absPath);
+      names = readdirSync(absPath);
     } catch (err) {
       this.#issue(relPath, `cannot list directory: ${messageOf(err)}`);
       return { tree: Promise.resolve(undefined) };
@@ -80,51 +83,46 @@ export class TreeWalker {
     const entries: TreeEntry[] = [];
     const pending: Array<Promise<void>> = [];
     const dropped = new Set<TreeEntry>();
-    for (let start = 0; start < names.length; start += statBatch) {
+    for (const name of names) {
       signal.throwIfAborted();
-      const batch = names.slice(start, start + statBatch);
-      const stats = await Promise.all(batch.map((name) => lstatOrIssue(join(absPath, name))));
-      for (let i = 0; i < batch.length; i++) {
-        const name = batch[i]!;
-        const result = stats[i]!;
-        const childRel = relPath === "." ? name : `${relPath}/${name}`;
-        if (result instanceof Error) {
-          this.#issue(childRel, `cannot stat: ${result.message}`);
-          continue;
-        }
-        const entry = entryFromStats(name, result);
-        entries.push(entry);
-        const childAbs = join(absPath, name);
-        const before = previous?.get(name);
-        if (entry.type === "dir") {
-          this.#ctx.stats.dirs++;
-          const child = await this.walkDirectory(
-            childAbs,
-            childRel,
-            before?.type === "dir" ? before.subtree : undefined,
-          );
-          pending.push(
-            child.tree.then((subtree) => {
-              if (subtree === undefined) dropped.add(entry);
-              else entry.subtree = subtree;
-            }),
-          );
-        } else if (entry.type === "file") {
-          this.#ctx.stats.files++;
-          this.#ctx.stats.bytes += entry.size;
-          const scheduled = await this.#scheduleFile(childAbs, childRel, entry, before);
+      const childRel = relPath === "." ? name : `${relPath}/${name}`;
+      const childAbs = join(absPath, name);
+      let info: BigIntStats;
+      try {
+        info = lstatSync(childAbs, { bigint: true });
+      } catch (err) {
+        this.#issue(childRel, `cannot stat: ${messageOf(err)}`);
+        continue;
+      }
+      const entry = entryFromStats(name, info);
+      entries.push(entry);
+      const before = previous?.get(name);
+      if (entry.type === "dir") {
+        this.#ctx.stats.dirs++;
+        const child = await this.walkDirectory(childAbs, childRel, before?.type === "dir" ? before.subtree : undefined);
+        pending.push(
+          child.tree.then((subtree) => {
+            if (subtree === undefined) dropped.add(entry);
+            else entry.subtree = subtree;
+          }),
+        );
+      } else if (entry.type === "file") {
+        this.#ctx.stats.files++;
+        this.#ctx.stats.bytes += entry.size;
+        const scheduled = await this.#scheduleFile(childAbs, childRel, entry, before);
+        if (scheduled.kept !== true) {
           pending.push(
             scheduled.kept.then((ok) => {
               if (!ok) dropped.add(entry);
             }),
           );
-        } else if (entry.type === "symlink") {
-          try {
-            entry.linkTarget = await readlink(childAbs);
-          } catch (err) {
-            this.#issue(childRel, `cannot read symbolic link: ${messageOf(err)}`);
-            dropped.add(entry);
-          }
+        }
+      } else if (entry.type === "symlink") {
+        try {
+          entry.linkTarget = readlinkSync(childAbs);
+        } catch (err) {
+          this.#issue(childRel, `cannot read symbolic link: ${messageOf(err)}`);
+          dropped.add(entry);
         }
       }
     }
@@ -154,21 +152,21 @@ export class TreeWalker {
 
   /**
    * Starts (or reuses) the upload of one file. Resolves once it is queued (wrapped, so awaiting does not wait for
-   * the upload), to a promise that tells whether the
-   * file made it into the backup (false: it was unreadable and has been reported).
+   * the upload) to whether the file made it into the backup: `true` at once when nothing needs uploading,
+   * otherwise a promise (false: it was unreadable and has been reported).
    */
   async #scheduleFile(
     absPath: string,
     relPath: string,
     entry: TreeEntry,
     before: TreeEntry | undefined,
-  ): Promise<{ kept: Promise<boolean> }> {
+  ): Promise<{ kept: Promise<boolean> | true }> {
     if (isUnchangedFile(entry, before)) {
       if (before!.content !== undefined) entry.content = before!.content;
       this.#ctx.meter.add(entry.size);
-      return { kept: Promise.resolve(true) };
+      return { kept: true };
     }
-    if (entry.size === 0) return { kept: Promise.resolve(true) };
+    if (entry.size === 0) return { kept: true };
     const group = entry.hardLinkGroup;
     const known = group === undefined ? undefined : this.#hardLinks.get(group);
     let content: Promise<ObjectRef | undefined>;
@@ -178,14 +176,16 @@ export class TreeWalker {
     } else {
       await this.#waitForQueueSpace();
       this.#queued++;
-      content = this.#uploads
-        .run(() => this.#uploadFile(absPath, relPath, entry))
-        .finally(() => {
-          this.#queued--;
-          const waiter = this.#queueWaiter;
-          this.#queueWaiter = undefined;
-          waiter?.();
-        });
+      const upload =
+        entry.size <= smallFileBytes
+          ? this.#uploadSmallFile(absPath, relPath, entry)
+          : this.#uploads.run(() => this.#uploadFile(absPath, relPath, entry));
+      content = upload.finally(() => {
+        this.#queued--;
+        const waiter = this.#queueWaiter;
+        this.#queueWaiter = undefined;
+        waiter?.();
+      });
       if (group !== undefined) this.#hardLinks.set(group, content);
     }
     const done = content.then((ref) => {
@@ -206,6 +206,25 @@ export class TreeWalker {
         this.#queueWaiter = resolve;
       });
     }
+  }
+
+  /**
+   * A small file is read at once with synchronous calls: for cached data they cost a few microseconds, where
+   * each asynchronous call costs tens (thread pool hand-off, promise, FileHandle). Its upload then proceeds
+   * concurrently with the walk; the queue bound keeps the memory this holds small.
+   */
+  #uploadSmallFile(absPath: string, relPath: string, entry: TreeEntry): Promise<ObjectRef | undefined> {
+    const { signal, repo, stats, meter } = this.#ctx;
+    let data: Buffer;
+    try {
+      data = readSmallFile(absPath, entry.size);
+    } catch (err) {
+      this.#issue(relPath, `cannot read: ${messageOf(err)}`);
+      return Promise.resolve(undefined);
+    }
+    stats.bytesRead += data.length;
+    meter.add(data.length);
+    return repo.writeObject(single(data), { sizeHint: data.length, signal });
   }
 
   async #uploadFile(absPath: string, relPath: string, entry: TreeEntry): Promise<ObjectRef | undefined> {
@@ -247,12 +266,33 @@ export class TreeWalker {
   }
 }
 
-async function lstatOrIssue(path: string): Promise<BigIntStats | Error> {
+/**
+ * Reads a whole small file; reads on past the expected size when it grew meanwhile (and stops early when it
+ * shrank), so what is stored is what was there.
+ */
+function readSmallFile(path: string, expectedSize: number): Buffer {
+  const fd = openSync(path, "r");
   try {
-    return await lstat(path, { bigint: true });
-  } catch (err) {
-    return err instanceof Error ? err : new Error(String(err));
+    let buffer = Buffer.allocUnsafe(expectedSize + 1);
+    let length = 0;
+    for (;;) {
+      if (length === buffer.length) {
+        const bigger = Buffer.allocUnsafe(buffer.length * 2);
+        buffer.copy(bigger, 0, 0, length);
+        buffer = bigger;
+      }
+      const n = readSync(fd, buffer, length, buffer.length - length, length);
+      if (n === 0) break;
+      length += n;
+    }
+    return buffer.subarray(0, length);
+  } finally {
+    closeSync(fd);
   }
+}
+
+async function* single(data: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield data;
 }
 
 export function messageOf(err: unknown): string {

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { backupDirectory, restoreSnapshot } from "../../../src/datamover/index.ts";
 import { openFilesystemStore } from "../../../src/objectstore/filesystem.ts";
-import { initRepository, openRepository } from "../../../src/repository/open.ts";
+import { initRepository, openRepository } from "../../../src/repository/index.ts";
 import type { Repository } from "../../../src/repository/types.ts";
 import { allocatedBlocks, buildRichTree, bytes, describeTree, isRoot } from "../../support/datamover-tree.ts";
 

@@ -4,11 +4,8 @@ import { parseBackupArgs, parseRestoreArgs } from "../../../src/cli/data-mover-a
 import { renderBar } from "../../../src/cli/data-mover-output.ts";
 
 describe("data-mover backup flags", () => {
-  it("parses its own flags and passes repository flags on in order", () => {
+  it("parses its own flags", () => {
     const parsed = parseBackupArgs([
-      "--repo",
-      "/r",
-      "--password-file=/p",
       "--source",
       "/data",
       "--tag",
@@ -19,11 +16,8 @@ describe("data-mover backup flags", () => {
       "--parallel",
       "3",
       "--json",
-      "--cache-dir",
-      "/c",
     ]);
     assert.ok(parsed.ok);
-    assert.deepEqual(parsed.flags.repoArgs, ["--repo", "/r", "--password-file=/p", "--cache-dir", "/c"]);
     assert.equal(parsed.flags.source, "/data");
     assert.deepEqual(parsed.flags.tags, { pvc: "a", backup: "b=1" });
     assert.equal(parsed.flags.parent, "auto");
@@ -49,6 +43,7 @@ describe("data-mover backup flags", () => {
       [["--source"], /needs a value/],
       [["--source", "/d", "stray"], /unexpected argument 'stray'/],
       [["--source", "/d", "--json=yes"], /takes no value/],
+      [["--source", "/d", "--fast"], /unknown flag --fast/],
       [["--source", "/d", "--tag", "a=1", "--parent-match-tag", "b"], /not one of the --tag keys/],
     ];
     for (const [argv, message] of cases) {
@@ -62,22 +57,12 @@ describe("data-mover backup flags", () => {
 
 describe("data-mover restore flags", () => {
   it("parses snapshot, target and switches", () => {
-    const parsed = parseRestoreArgs([
-      "--snapshot",
-      "ab12",
-      "--target",
-      "/t",
-      "--sparse",
-      "--overwrite",
-      "--repo",
-      "/r",
-    ]);
+    const parsed = parseRestoreArgs(["--snapshot", "ab12", "--target", "/t", "--sparse", "--overwrite"]);
     assert.ok(parsed.ok);
     assert.equal(parsed.flags.snapshot, "ab12");
     assert.equal(parsed.flags.target, "/t");
     assert.equal(parsed.flags.sparse, true);
     assert.equal(parsed.flags.overwrite, true);
-    assert.deepEqual(parsed.flags.repoArgs, ["--repo", "/r"]);
   });
 
   it("requires a snapshot and a target", () => {
