@@ -44,9 +44,17 @@ export async function skiffTool(workDir: string): Promise<Tool> {
   const passwordFile = join(workDir, "password");
   await writeFile(passwordFile, password, { mode: 0o600 });
   const main = join(projectRoot, "src", "main.ts");
-  const env = { ...process.env, SKIFF_LOG_LEVEL: "warn", SKIFF_CACHE_DIR: join(workDir, "cache") };
+  const env = { ...process.env, SKIFF_LOG_LEVEL: "warn" };
   const cli = (args: string[]): CommandSpec => ({ cmd: process.execPath, args: [main, ...args], env });
-  const common = (repo: string) => ["--repo", repo, "--password-file", passwordFile];
+  // The cache lives in the tool's work folder, like the peers' caches, and is not counted as repository size.
+  const common = (repo: string) => [
+    "--repo",
+    repo,
+    "--password-file",
+    passwordFile,
+    "--cache-dir",
+    join(workDir, "cache"),
+  ];
   return {
     name: "skiff",
     version: "working tree",
