@@ -121,7 +121,8 @@ export function sanitizeWarnings(warnings: readonly string[]): string[] {
       .trim()
       .replace(/^warning:\s*/i, "");
     if (text === "" || seen.has(text)) continue;
-    if (text.length > MAX_WARNING_LENGTH) text = `${text.slice(0, MAX_WARNING_LENGTH - 1)}…`;
+    // ASCII ellipsis: warnings travel in an HTTP header, where clients read bytes as Latin-1.
+    if (text.length > MAX_WARNING_LENGTH) text = `${text.slice(0, MAX_WARNING_LENGTH - 3)}...`;
     // Keep room for a closing "N more warnings omitted" note.
     if (total + text.length > MAX_WARNINGS_TOTAL - 60) {
       out.push(`${warnings.length - i} more warnings omitted`);

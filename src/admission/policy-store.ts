@@ -14,6 +14,7 @@ import {
   type PolicyDocument,
   type PolicyLoadError,
 } from "../policy/index.ts";
+import { applyOperations } from "../policy/patch.ts";
 import type { AdmissionRequest, Phase } from "./codec.ts";
 import type { AdmissionEvaluator } from "./evaluator.ts";
 import type { AdmissionMetrics } from "./metrics.ts";
@@ -32,6 +33,8 @@ export interface PolicyStoreOptions {
   viewReady?: () => boolean;
   /** Sources that must have reported once before the store is ready. */
   requiredSources: string[];
+  /** Check Deny rules during /mutate as well (default true; see evaluate). */
+  denyDuringMutation?: boolean;
 }
 
 export class PolicyStore implements AdmissionEvaluator {
@@ -79,7 +82,21 @@ export class PolicyStore implements AdmissionEvaluator {
         patch: [],
       };
     }
-    return evaluateAdmission(set, request, this.options.view, phase);
+    const { view } = this.options;
+    if (phase === "validate") return evaluateAdmission(set, request, view, "validate");
+    const mutated = evaluateAdmission(set, request, view, "mutate");
+    if (!mutated.allowed || this.options.denyDuringMutation === false) return mutated;
+    // The built-in PodSecurity plugin validates before any validating webhook runs, so its terse refusal would
+    // always hide a policy's explanation. Denials are therefore also checked here, on the mutated object;
+    // warnings and audit annotations stay with the validating call so they are not reported twice.
+    let object = request.object;
+    if (mutated.patch.length > 0) {
+      const applied = applyOperations(request.object, mutated.patch);
+      if (applied.kind === "applied") object = applied.object;
+    }
+    const checked = evaluateAdmission(set, { ...request, object }, view, "validate");
+    if (checked.allowed) return mutated;
+    return { ...checked, warnings: [...mutated.warnings, ...checked.warnings], patch: [] };
   }
 
   private rebuild(): void {

@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { KubeConfig, V1Secret } from "@kubernetes/client-node";
 import { loadKubeConfig } from "../kube/client.ts";
-import { watchedClusterView } from "../kube/cluster-view.ts";
+import { type CachedKind, watchedClusterView } from "../kube/cluster-view.ts";
 import { kubeDiscovery } from "../kube/discovery.ts";
 import { kubeEventRecorder } from "../kube/events.ts";
 import { decodeSecret, kubeSecretStore } from "../kube/secrets.ts";
@@ -49,15 +49,21 @@ export interface RunningWebhook {
 
 const FILES_SOURCE = "files";
 
-function paramKinds(set: CompiledPolicySet) {
-  const kinds: { apiVersion: string; kind: string; namespace?: string }[] = [];
+// lookup('<apiVersion>', '<Kind>', ...) calls with literal arguments: the kinds a policy reads at evaluation.
+const lookupCall = /lookup\(\s*\\?['"]([^'"\\]+)\\?['"]\s*,\s*\\?['"]([^'"\\]+)\\?['"]/g;
+
+/** Every kind the compiled policies read through the ClusterView (params and lookup()), to be watched. */
+export function viewKinds(set: CompiledPolicySet): CachedKind[] {
+  const kinds: CachedKind[] = [];
   for (const p of set.policies) {
     const params = p.params;
-    if (!params) continue;
-    const ns = params.namespace ? { namespace: params.namespace } : {};
-    if (params.configMapRef) kinds.push({ apiVersion: "v1", kind: "ConfigMap", ...ns });
-    if (params.resourceRef)
+    const ns = params?.namespace ? { namespace: params.namespace } : {};
+    if (params?.configMapRef) kinds.push({ apiVersion: "v1", kind: "ConfigMap", ...ns });
+    if (params?.resourceRef)
       kinds.push({ apiVersion: params.resourceRef.apiVersion, kind: params.resourceRef.kind, ...ns });
+    for (const m of JSON.stringify(p.document.spec).matchAll(lookupCall)) {
+      kinds.push({ apiVersion: m[1] as string, kind: m[2] as string });
+    }
   }
   return kinds;
 }
@@ -81,7 +87,7 @@ export async function startWebhook(options: WebhookOptions, deps: WebhookDepende
     requiredSources: required,
   });
   store.onCompiled((set) => {
-    view.ensure(paramKinds(set)).catch((err) => logger.warn({ err }, "cannot watch policy params"));
+    view.ensure(viewKinds(set)).catch((err) => logger.warn({ err }, "cannot watch policy params"));
   });
   if (required.length === 0) store.update("none", { policies: [], errors: [] });
   // Params of the shipped policies live in Skiff's namespace: start that cache before the first review.

@@ -84,7 +84,8 @@ export function watchedClusterView(kc: KubeConfig, discovery: Discovery, logger:
         }),
       );
     },
-    ready: () => namespaces.isSynced(),
+    // Params and lookups answer "not found" until their cache has loaded: not ready before that.
+    ready: () => namespaces.isSynced() && [...caches.values()].every((c) => !(c instanceof Promise) && c.isSynced()),
     synced: () => namespaces.synced(),
     async stop() {
       await namespaces.stop();

@@ -172,7 +172,7 @@ describe("sanitizeWarnings", () => {
   it("cuts each warning below 120 characters", () => {
     const [w] = sanitizeWarnings(["x".repeat(500)]);
     assert.equal(w?.length, MAX_WARNING_LENGTH);
-    assert.ok(w?.endsWith("…"));
+    assert.ok(w?.endsWith("..."));
   });
 
   it("keeps the total under 4,096 characters and says how many were left out", () => {
