@@ -5,6 +5,11 @@
  * unref'd: it does not keep a test process alive, and stopping it kills the whole group. Everything started or
  * created here is also registered for a synchronous last-chance cleanup on exit, SIGINT and SIGTERM, so a failed
  * or interrupted run leaves no process and no temp dir behind.
+ *
+ * Exit handlers do not run when this process is killed outright (SIGKILL, an OOM kill). For that case each server
+ * and temp dir also gets a guard: a tiny `sh` in its own group blocked reading a pipe whose write end only this
+ * process holds. The kernel closes the pipe however this process ends; the guard's read returns and it runs its
+ * cleanup command. A normal stop kills the guard first.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync, rmSync } from "node:fs";
@@ -15,7 +20,32 @@ import { setTimeout as sleep } from "node:timers/promises";
 
 const liveGroups = new Set<number>();
 const liveDirs = new Set<string>();
+const guards = new Map<string, ChildProcess>();
 let handlersInstalled = false;
+
+/** Starts a guard that runs `command` once this process has ended, however it ended. */
+function guard(key: string, command: string[]): void {
+  const child = spawn("sh", ["-c", 'read -r _; "$@"', "skiff-guard", ...command], {
+    detached: true,
+    stdio: ["pipe", "ignore", "ignore"],
+  });
+  child.on("error", () => {}); // No sh: the exit handlers still cover the ordinary cases.
+  child.unref();
+  (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+  guards.set(key, child);
+}
+
+function dropGuard(key: string): void {
+  const child = guards.get(key);
+  guards.delete(key);
+  if (child?.pid !== undefined && child.exitCode === null) {
+    try {
+      process.kill(child.pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+}
 
 function killGroupSync(pid: number, signal: NodeJS.Signals): void {
   try {
@@ -49,11 +79,13 @@ export async function makeTempDir(prefix: string): Promise<string> {
   installHandlers();
   const dir = await mkdtemp(join(tmpdir(), `skiff-${prefix}-`));
   liveDirs.add(dir);
+  guard(`dir:${dir}`, ["rm", "-rf", "--", dir]);
   return dir;
 }
 
 export async function removeTempDir(dir: string): Promise<void> {
   liveDirs.delete(dir);
+  dropGuard(`dir:${dir}`);
   await rm(dir, { recursive: true, force: true });
 }
 
@@ -97,6 +129,8 @@ export function startServer(options: StartOptions): ServerProcess {
   if (child.pid === undefined) throw new Error(`could not start ${options.name} (${options.binary})`);
   const pid = child.pid;
   liveGroups.add(pid);
+  // (dash's kill builtin takes no "--": a negative pid right after the signal means the group.)
+  guard(`group:${pid}`, ["kill", "-9", `-${pid}`]);
   child.unref();
   let status: string | undefined;
   const exited = new Promise<void>((resolve) => {
@@ -133,6 +167,7 @@ export function startServer(options: StartOptions): ServerProcess {
       // Children the server left in its group go too.
       killGroupSync(pid, "SIGKILL");
       liveGroups.delete(pid);
+      dropGuard(`group:${pid}`);
     },
   };
 }

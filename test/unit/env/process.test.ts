@@ -68,3 +68,27 @@ describe("server processes", () => {
     }
   });
 });
+
+describe("guards", () => {
+  it("remove servers and temp dirs even when their owner is killed with SIGKILL", async () => {
+    const owner = `
+      import { makeTempDir, startServer } from ${JSON.stringify(new URL("../../env/process.ts", import.meta.url).href)};
+      const dir = await makeTempDir("unit-guard");
+      const server = startServer({ name: "sleeper", binary: process.execPath, args: ["-e", "setInterval(() => {}, 1000)"], logDir: dir });
+      console.log(JSON.stringify({ dir, pid: server.pid }));
+      setInterval(() => {}, 1000);`;
+    const { spawn } = await import("node:child_process");
+    const child = spawn(process.execPath, ["--input-type=module", "-e", owner], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const line = await new Promise<string>((resolve) =>
+      child.stdout.once("data", (d: Buffer) => resolve(d.toString())),
+    );
+    const { dir, pid } = JSON.parse(line) as { dir: string; pid: number };
+    assert.ok(existsSync(dir) && alive(pid));
+    child.kill("SIGKILL");
+    for (let i = 0; i < 100 && (existsSync(dir) || alive(pid)); i++) await sleep(20);
+    assert.equal(alive(pid), false, "the server was killed by its guard");
+    assert.equal(existsSync(dir), false, "the temp dir was removed by its guard");
+  });
+});
