@@ -87,7 +87,12 @@ if (failures.length > 0) {
 const stateDir = await makeTempDir("test-env");
 const [cluster, s3] = await phase("start control plane + S3 server", () =>
   Promise.all([startControlPlane({ controllerManager: true }), startS3Server()]),
-);
+).catch((err: Error) => {
+  // The message carries the failing server's own last output.
+  console.error(`could not start the test environment: ${err.message}`);
+  printTimings();
+  process.exit(1);
+});
 const statePath = join(stateDir, "state.json");
 await writeState(statePath, {
   version: 1,

@@ -4,6 +4,17 @@
  * Integration tests call useCluster() / useS3(). Under `npm test` (SKIFF_TEST_ENV names the state file) these
  * connect to the servers the test command already started, at no start cost. A test file run on its own starts
  * private servers instead, which are stopped (and their temp dirs removed) when the process ends.
+ *
+ *   const cluster = await useCluster();
+ *   await cluster.installCRDs("manifests/crds");                  // waits until discovery serves them
+ *   const ns = await cluster.newNamespace("backup", { "pod-security.kubernetes.io/enforce": "baseline" });
+ *   runCodeUnderTest({ kubeconfig: cluster.kubeconfigPath });    // the product reads a kubeconfig file
+ *   const s3 = await useS3();                                     // endpoint, credentialsFile, createBucket()
+ *   after(() => cluster.stop());                                  // no-op for the shared servers
+ *
+ * The cluster is shared by concurrently running test files: work in your own namespace, give cluster-scoped
+ * objects (webhook configurations, CRD groups of your own) unique names, and scope webhooks with a
+ * namespaceSelector so they intercept only your namespace.
  */
 import { type Cluster, clusterFor } from "./cluster.ts";
 import { startControlPlane } from "./control-plane.ts";

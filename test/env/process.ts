@@ -200,8 +200,14 @@ export async function waitUntilReady(
       throw new ServerStartError(`${server.name} exited (${status}) before it was ready`, server.outputTail());
     }
     try {
-      if (await ready()) return;
+      if (await ready()) {
+        // A probe can be answered by whoever grabbed the port first while this server failed to bind it.
+        const after = server.exitStatus();
+        if (after === undefined) return;
+        throw new ServerStartError(`${server.name} exited (${after}) although its port answered`, server.outputTail());
+      }
     } catch (err) {
+      if (err instanceof ServerStartError) throw err;
       lastError = (err as Error).message;
     }
     if (Date.now() > deadline) {
