@@ -48,6 +48,14 @@ const sizes = {
 const wanted = (flags.tools ?? (mode === "million" ? "skiff" : "skiff,kopia,restic")).split(",") as ToolName[];
 
 const rows: Row[] = [];
+/** The first lines of every failed command, printed under the table. */
+const failures: string[] = [];
+
+function recordFailure(err: unknown): void {
+  const message = (err as Error).message;
+  log(message);
+  failures.push(message.split("\n").slice(0, 3).join(" / "));
+}
 const runDir = join(dataDir, `run-${mode}`);
 
 async function prepareTools(): Promise<{ tools: Tool[]; skipped: Array<{ name: string; reason: string }> }> {
@@ -104,6 +112,7 @@ async function step(
       seconds: measured.seconds,
       ...counts,
       peakRssBytes: measured.peakRssBytes,
+      cpuSeconds: measured.cpuSeconds,
       repoBytes: repo ? await treeSize(repo) : undefined,
     });
     return measured;
@@ -115,6 +124,7 @@ async function step(
       seconds: 0,
       ...counts,
       peakRssBytes: 0,
+      cpuSeconds: 0,
       repoBytes: undefined,
       note: "failed",
     });
@@ -122,14 +132,27 @@ async function step(
   }
 }
 
-async function initRepo(timeBinary: string, tool: Tool, repo: string): Promise<boolean> {
+/** Creates the repository; when that fails, the step gets a row saying so. */
+async function initRepo(timeBinary: string, tool: Tool, repo: string, stepName: string): Promise<boolean> {
   await rm(repo, { recursive: true, force: true });
   await mkdir(join(repo, ".."), { recursive: true });
   try {
     await measure(timeBinary, tool.init(repo), `${tool.name} init`);
     return true;
   } catch (err) {
-    log((err as Error).message);
+    recordFailure(err);
+    rows.push({
+      step: stepName,
+      tool: tool.name,
+      seconds: 0,
+      files: 0,
+      bytes: 0,
+      rate: "MB/s",
+      peakRssBytes: 0,
+      cpuSeconds: 0,
+      repoBytes: undefined,
+      note: "init failed",
+    });
     return false;
   }
 }
@@ -148,20 +171,24 @@ async function main(): Promise<void> {
   const summary: Record<string, unknown> = {};
 
   if (mode === "million") {
+    const backupStep = `${small.files.toLocaleString("en")} small files: backup`;
     for (const tool of tools) {
       const repo = join(runDir, tool.name, "repo-million");
-      if (!(await initRepo(timeBinary, tool, repo))) continue;
+      if (!(await initRepo(timeBinary, tool, repo, backupStep))) continue;
       const counts = { files: small.files, bytes: small.bytes, rate: "files/s" as const };
-      await step(timeBinary, tool, "1M small files: backup", tool.backup(repo, small.dir), counts, repo);
-      if (tool.maintenance) {
-        await step(timeBinary, tool, "1M small files: full maintenance", tool.maintenance(repo), counts, repo);
+      const backedUp = await step(timeBinary, tool, backupStep, tool.backup(repo, small.dir), counts, repo);
+      if (tool.maintenance && backedUp) {
+        await step(timeBinary, tool, "repo maintenance --full of it", tool.maintenance(repo), counts, repo);
       }
     }
   } else {
     const largeDir = join(dataDir, `large-${sizes.largeBytes}`);
     const large = await ensureLarge(largeDir, largeSpec, log);
-    const gib = (large.bytes / 1024 ** 3).toFixed(large.bytes >= 1024 ** 3 ? 0 : 2);
-    const stepA = `(a) ${gib} GiB large files: backup`;
+    const size =
+      large.bytes >= 1024 ** 3
+        ? `${(large.bytes / 1024 ** 3).toFixed(0)} GiB`
+        : `${(large.bytes / 1024 ** 2).toFixed(0)} MiB`;
+    const stepA = `(a) ${size} in ${large.files} large files: backup`;
     const stepB = `(b) ${small.files.toLocaleString("en")} small files: backup`;
     const stepC = "(c) re-backup of (a) after 1% change";
     const stepD = "(d) restore of (c)";
@@ -170,7 +197,7 @@ async function main(): Promise<void> {
 
     for (const tool of tools) {
       const repo = join(runDir, tool.name, "repo-large");
-      if (!(await initRepo(timeBinary, tool, repo))) continue;
+      if (!(await initRepo(timeBinary, tool, repo, stepA))) continue;
       ready.add(tool.name);
       await step(
         timeBinary,
@@ -183,7 +210,7 @@ async function main(): Promise<void> {
     }
     for (const tool of tools) {
       const repo = join(runDir, tool.name, "repo-small");
-      if (!(await initRepo(timeBinary, tool, repo))) continue;
+      if (!(await initRepo(timeBinary, tool, repo, stepB))) continue;
       await step(
         timeBinary,
         tool,
@@ -248,7 +275,7 @@ async function main(): Promise<void> {
     `tools: ${tools.map((t) => `${t.name} ${t.version}`).join(", ")}${skipped.length ? `; not run: ${skipped.map((s) => `${s.name} (${s.reason})`).join(", ")}` : ""}`,
     `machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), ${(totalmem() / 1024 ** 3).toFixed(0)} GiB; local filesystem repositories`,
     "each tool ran once per step, in the order listed, with data in the page cache (caches cannot be dropped here)",
-    "MB = 10^6 bytes; 'vs peer' = peer seconds / Skiff seconds (above 1: Skiff faster); repo size after the step",
+    "MB = 10^6 bytes; CPU s = user + system seconds; 'vs peer' = peer seconds / Skiff seconds (above 1: Skiff faster); repo size after the step",
     "",
     table,
   ];
@@ -266,6 +293,7 @@ async function main(): Promise<void> {
       lines.push(`${row.step}: peak RSS ${mb.toFixed(0)} MB (target <= 300 MB: ${mb <= 300 ? "met" : "NOT met"})`);
     }
   }
+  if (failures.length) lines.push("", "failures:", ...failures.map((f) => `  ${f}`));
   lines.push("", `total wall time ${((Date.now() - started) / 1000).toFixed(0)} s`);
   const text = lines.join("\n");
   console.log(text);
@@ -277,7 +305,7 @@ async function main(): Promise<void> {
   await writeFile(`${base}.txt`, `${text}\n`);
   await writeFile(
     `${base}.json`,
-    `${JSON.stringify({ mode, date: new Date().toISOString(), tools: tools.map((t) => ({ name: t.name, version: t.version })), skipped, rows, ratios, ...summary }, null, 2)}\n`,
+    `${JSON.stringify({ mode, date: new Date().toISOString(), tools: tools.map((t) => ({ name: t.name, version: t.version })), skipped, rows, ratios, failures, ...summary }, null, 2)}\n`,
   );
   log(`written ${base}.txt and ${base}.json`);
 }

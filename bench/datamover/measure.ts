@@ -1,6 +1,6 @@
 /**
  * Runs one command and measures it: wall-clock seconds (from spawn to exit) and peak resident set size from
- * GNU time's %M (the largest RSS of the command's process; a tool's worker threads share it).
+ * GNU time's %M (the largest RSS of the command's process; a tool's worker threads share it), and CPU seconds.
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -10,6 +10,8 @@ import { join } from "node:path";
 export interface Measured {
   seconds: number;
   peakRssBytes: number;
+  /** User + system CPU seconds of the command (all its threads). */
+  cpuSeconds: number;
   stdout: string;
 }
 
@@ -27,7 +29,7 @@ export async function measure(timeBinary: string, spec: CommandSpec, label: stri
     const started = performance.now();
     const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
       (resolve, reject) => {
-        const child = spawn(timeBinary, ["-f", "%M", "-o", timeFile, spec.cmd, ...spec.args], {
+        const child = spawn(timeBinary, ["-f", "%M %U %S", "-o", timeFile, spec.cmd, ...spec.args], {
           cwd: spec.cwd,
           env: spec.env ?? process.env,
           stdio: ["ignore", "pipe", "pipe"],
@@ -56,9 +58,11 @@ export async function measure(timeBinary: string, spec: CommandSpec, label: stri
       throw new Error(`${label}: '${spec.cmd} ${spec.args.join(" ")}' exited with ${code}:\n${tail}`);
     }
     const timeOutput = await readFile(timeFile, "utf8");
-    const kib = Number(timeOutput.trim().split("\n").pop());
-    if (!Number.isFinite(kib)) throw new Error(`${label}: cannot read peak RSS from GNU time output '${timeOutput}'`);
-    return { seconds, peakRssBytes: kib * 1024, stdout };
+    const [kib, user, system] = (timeOutput.trim().split("\n").pop() ?? "").split(" ").map(Number);
+    if (!Number.isFinite(kib) || !Number.isFinite(user) || !Number.isFinite(system)) {
+      throw new Error(`${label}: cannot read GNU time's output '${timeOutput}'`);
+    }
+    return { seconds, peakRssBytes: kib! * 1024, cpuSeconds: user! + system!, stdout };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

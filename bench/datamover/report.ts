@@ -9,6 +9,7 @@ export interface Row {
   bytes: number;
   rate: "MB/s" | "files/s";
   peakRssBytes: number;
+  cpuSeconds: number;
   repoBytes: number | undefined;
   note?: string;
 }
@@ -34,7 +35,7 @@ export function speedRatio(rows: Row[], step: string, peer: string): number | un
 }
 
 export function formatTable(rows: Row[], peers: string[]): string {
-  const header = ["step", "tool", "seconds", "rate", "peak RSS", "repo size", ...peers.map((p) => `vs ${p}`)];
+  const header = ["step", "tool", "seconds", "CPU s", "rate", "peak RSS", "repo size", ...peers.map((p) => `vs ${p}`)];
   const lines: string[][] = [header];
   for (const row of rows) {
     const ratios = peers.map((peer) => {
@@ -46,6 +47,7 @@ export function formatTable(rows: Row[], peers: string[]): string {
       row.step,
       row.tool,
       row.note ? "-" : row.seconds.toFixed(2),
+      row.note ? "-" : row.cpuSeconds.toFixed(1),
       row.note ? row.note : rateOf(row),
       row.note ? "-" : `${(row.peakRssBytes / MB).toFixed(0)} MB`,
       row.repoBytes === undefined ? "-" : `${(row.repoBytes / MB).toFixed(1)} MB`,
