@@ -222,7 +222,7 @@ const seLinuxOptions: Check = (pod) => {
 };
 
 const procMount: Check = (pod) =>
-  pod.containers
+  (pod.userNamespace ? [] : pod.containers)
     .filter((c) => {
       const value = sc(c).procMount;
       return value !== undefined && value !== null && value !== "Default";

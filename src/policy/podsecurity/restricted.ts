@@ -58,6 +58,7 @@ const allowPrivilegeEscalation: Check = (pod) => {
 };
 
 const runAsNonRoot: Check = (pod) => {
+  if (pod.userNamespace) return [];
   const out: PodSecurityViolation[] = [];
   const podValue = podSecurityContext(pod).runAsNonRoot;
   if (podValue === false) {
@@ -97,6 +98,7 @@ const runAsNonRoot: Check = (pod) => {
 };
 
 const runAsUser: Check = (pod) => {
+  if (pod.userNamespace) return [];
   const out: PodSecurityViolation[] = [];
   if (podSecurityContext(pod).runAsUser === 0) {
     out.push(
@@ -203,7 +205,26 @@ const capabilitiesRestricted: Check = (pod) => {
   return out;
 };
 
+/** Baseline lets a user-namespaced pod unmask /proc; restricted still requires the default mount. */
+const procMountRestricted: Check = (pod) => {
+  if (!pod.userNamespace) return [];
+  return pod.containers
+    .filter((c) => {
+      const value = sc(c).procMount;
+      return isSet(value) && value !== "Default";
+    })
+    .map((c) =>
+      v(
+        "procMount",
+        `${c.path}.securityContext.procMount`,
+        `container "${c.name}" sets procMount ${String(sc(c).procMount)}`,
+        "remove procMount or set it to Default",
+      ),
+    );
+};
+
 export const restrictedChecks: Check[] = [
+  procMountRestricted,
   restrictedVolumes,
   allowPrivilegeEscalation,
   runAsNonRoot,

@@ -34,6 +34,12 @@ export interface PodView {
   specPath: string;
   containers: ContainerRef[];
   isWindows: boolean;
+  /**
+   * spec.hostUsers=false: the pod runs in a user namespace, where UID 0 and an unmasked /proc are not the node's.
+   * The plugin (UserNamespacesPodSecurityStandards, on in current releases) relaxes runAsNonRoot, runAsUser and,
+   * at baseline, procMount for such pods.
+   */
+  userNamespace: boolean;
 }
 
 export function asObject(value: unknown): Json {
@@ -58,5 +64,6 @@ export function podView(object: unknown, specPath = "spec"): PodView {
     });
   }
   const isWindows = asObject(spec.os).name === "windows";
-  return { metadata, metadataPath, spec, specPath, containers, isWindows };
+  const userNamespace = spec.hostUsers === false;
+  return { metadata, metadataPath, spec, specPath, containers, isWindows, userNamespace };
 }
