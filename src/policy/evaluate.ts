@@ -36,23 +36,30 @@ export function evaluateAdmission(set: CompiledPolicySet, request: unknown, view
     return { allowed: false, message: `malformed admission request: ${parsed.error}`, code: 400, ...finish(acc) };
   }
   const budget = newBudget(set.costLimits);
-  const namespaceObject = namespaceOf(parsed, view);
+  // Read and converted once, on first use: most requests match no policy at all.
+  let namespaceObject: { value: KubeObject | undefined } | undefined;
+  let shared: Omit<BaseActivation, "object"> | undefined;
+  let converted: { source: unknown; value: unknown } | undefined;
   let current: unknown = parsed.object;
-  const celRequest = toCel(parsed.celRequest);
-  const celNamespace = namespaceObject ? toCel(namespaceObject) : null;
-  const celOldObject = toCel(parsed.oldObject);
   for (const policy of set.policies) {
     if (phase === "mutate" && policy.mutations.length === 0) continue;
     if (phase === "validate" && policy.validations.length === 0) continue;
-    const match = policyMatches(policy, parsed, namespaceObject);
-    if (!match.matches) continue;
-    const base = {
-      object: toCel(current),
-      oldObject: celOldObject,
-      request: celRequest,
-      namespaceObject: celNamespace,
-    };
-    current = withClusterView(view, () => evaluatePolicy(policy, parsed, view, phase, base, budget, current, acc));
+    try {
+      namespaceObject ??= { value: namespaceOf(parsed, view) };
+      if (!policyMatches(policy, parsed, namespaceObject.value).matches) continue;
+      shared ??= {
+        oldObject: toCel(parsed.oldObject),
+        request: toCel(parsed.celRequest),
+        namespaceObject: namespaceObject.value ? toCel(namespaceObject.value) : null,
+      };
+      if (converted?.source !== current) converted = { source: current, value: toCel(current) };
+      const base: BaseActivation = { ...shared, object: converted?.value ?? null };
+      const before = current;
+      current = withClusterView(view, () => evaluatePolicy(policy, parsed, view, phase, base, budget, before, acc));
+    } catch (err) {
+      // Not a CEL error (those are handled per rule): a bug or a view that threw. Still a value, never a throw.
+      recordFailure(policy, "evaluation", err, acc);
+    }
   }
   const decision = finish(acc);
   if (acc.denials.length === 0) return { allowed: true, ...decision };
@@ -107,11 +114,7 @@ function evaluatePolicy(
 ): unknown {
   const record = (rule: string, outcome: RuleResult["outcome"], extra: Partial<RuleResult> = {}) =>
     acc.results.push({ policy: policy.id, rule, outcome, ...extra });
-  const failed = (rule: string, err: unknown): void => {
-    const message = `policy ${policy.id}: ${rule}: ${errorMessage(err)}`;
-    record(rule, "error", { message });
-    if (policy.failurePolicy === "Fail") acc.denials.push({ message, fromError: true });
-  };
+  const failed = (rule: string, err: unknown): void => recordFailure(policy, rule, err, acc);
 
   const params = resolveParams(policy, view);
   if (params.kind === "error") {
@@ -200,6 +203,12 @@ function evaluatePolicy(
     }
   }
   return object;
+}
+
+function recordFailure(policy: CompiledPolicy, rule: string, err: unknown, acc: Accumulator): void {
+  const message = `policy ${policy.id}: ${rule}: ${errorMessage(err)}`;
+  acc.results.push({ policy: policy.id, rule, outcome: "error", message });
+  if (policy.failurePolicy === "Fail") acc.denials.push({ message, fromError: true });
 }
 
 /** Variables evaluate on first use and once per policy, so an unused failing variable costs nothing. */

@@ -126,7 +126,10 @@ function applyOne(root: unknown, segments: string[], operation: PatchOperation):
       if (existing !== undefined && deepEqual(existing, operation.value)) {
         return { kind: "applied", object: root, emitted: [] };
       }
-      if (existing === undefined) return addAt(root, parent, last, segments, operation.value);
+      // RFC 6902: `add` at a list index inserts; the equal-element check above keeps it idempotent.
+      if (existing === undefined || (Array.isArray(parent) && operation.op === "add")) {
+        return addAt(root, parent, last, segments, operation.value);
+      }
       if (Array.isArray(parent)) parent[Number(last)] = structuredClone(operation.value);
       else parent[last] = structuredClone(operation.value);
       return {
