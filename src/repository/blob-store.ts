@@ -6,11 +6,13 @@
  */
 import { randomBytes } from "node:crypto";
 import type { ObjectStore } from "../objectstore/types.ts";
+import { BufferPool } from "./buffer-pool.ts";
 import type { BoundedCache } from "./cache.ts";
-import type { RepositoryKeys } from "./crypto.ts";
+import { IntegrityError, type RepositoryKeys } from "./crypto.ts";
 import { IndexTable } from "./index-table.ts";
 import {
   decodeIndexFile,
+  decodeTrailer,
   encodeIndexFile,
   encodeTrailer,
   INDEX_ENTRY_BYTES,
@@ -33,10 +35,15 @@ export interface PackInfo {
 
 interface PackBuilder {
   number: number;
-  parts: Buffer[];
+  buffer: Buffer;
+  /** Whether buffer came from the pack pool (an oversized record gets a buffer of its own). */
+  pooled: boolean;
   size: number;
   entries: PackEntry[];
 }
+
+/** Room for the trailer past the pack size (a trailer that does not fit is appended by copying). */
+const PACK_SLACK = 1 << 20;
 
 export interface BlobStoreSettings {
   store: ObjectStore;
@@ -45,6 +52,10 @@ export interface BlobStoreSettings {
   cache: BoundedCache | undefined;
   packSize: number;
   maxUploads: number;
+}
+
+function packBufferSize(packSize: number): number {
+  return packSize + PACK_SLACK;
 }
 
 export class BlobStore {
@@ -57,12 +68,14 @@ export class BlobStore {
   private readonly building: Record<PackKind, PackBuilder | undefined> = { d: undefined, m: undefined };
   private readonly uploads = new Set<Promise<void>>();
   private readonly uploadingData = new Map<number, Buffer>();
+  private readonly packBuffers: BufferPool;
   private unindexed: number[] = [];
   private failure: Error | undefined;
   private recentPack: { number: number; data: Buffer } | undefined;
 
   constructor(settings: BlobStoreSettings) {
     this.settings = settings;
+    this.packBuffers = new BufferPool(packBufferSize(settings.packSize), settings.maxUploads + 2);
   }
 
   get store(): ObjectStore {
@@ -89,7 +102,7 @@ export class BlobStore {
     for await (const info of this.settings.store.list(INDEX_PREFIX)) {
       const name = info.key.slice(INDEX_PREFIX.length);
       if (known.has(name)) continue;
-      const contents = decodeIndexFile(this.settings.keys, name, await this.fetchCached(info.key));
+      const contents = await this.fetchCached(info.key, (data) => decodeIndexFile(this.settings.keys, name, data));
       this.addIndexContents(contents.packs, contents.entries, contents.entryCount);
       this.indexFiles.push(name);
     }
@@ -121,12 +134,24 @@ export class BlobStore {
     }
   }
 
-  async fetchCached(key: string): Promise<Buffer> {
-    const cached = await this.settings.cache?.get(key);
-    if (cached !== undefined) return cached;
+  /**
+   * Reads an immutable object through the cache. `decode` checks it (decryption authenticates); a cached copy
+   * that fails is dropped and the object read from the store again.
+   */
+  async fetchCached<T>(key: string, decode: (data: Buffer) => T): Promise<T> {
+    const cache = this.settings.cache;
+    const cached = await cache?.get(key);
+    if (cached !== undefined) {
+      try {
+        return decode(cached);
+      } catch {
+        await cache?.delete(key);
+      }
+    }
     const data = Buffer.from(await this.settings.store.get(key));
-    await this.settings.cache?.put(key, data);
-    return data;
+    const decoded = decode(data);
+    await cache?.put(key, data);
+    return decoded;
   }
 
   private checkHealthy(): void {
@@ -134,38 +159,49 @@ export class BlobStore {
       throw new Error("an earlier pack upload failed; nothing more is written", { cause: this.failure });
   }
 
-  /** Appends a sealed record to the open pack of `kind` and records it in the table. */
-  async add(kind: PackKind, id: Buffer, record: Buffer): Promise<void> {
-    this.checkHealthy();
+  /** The open pack of `kind` with room for `length` more bytes (closing the current one if it is too full). */
+  private async builderFor(kind: PackKind, length: number): Promise<PackBuilder> {
     let builder = this.building[kind];
+    // A loop: while this waits for an upload slot, other callers may open (and fill) the next pack.
+    while (builder !== undefined && builder.size + length > builder.buffer.length) {
+      await this.finishPack(kind);
+      builder = this.building[kind];
+    }
     if (builder === undefined) {
       const number = this.packNumber(newPackId(), kind);
       this.packs[number]!.state = "building";
-      builder = { number, parts: [], size: 0, entries: [] };
+      const fits = length <= this.packBuffers.size;
+      const buffer = fits ? this.packBuffers.take() : Buffer.allocUnsafe(length);
+      builder = { number, buffer, pooled: fits, size: 0, entries: [] };
       this.building[kind] = builder;
     }
+    return builder;
+  }
+
+  /** Appends a sealed record to the open pack of `kind` and records it in the table. */
+  async add(kind: PackKind, id: Buffer, record: Buffer): Promise<void> {
+    this.checkHealthy();
+    if (this.table.find(id) >= 0) return; // another caller stored the same content meanwhile
+    const builder = await this.builderFor(kind, record.length);
     const { added } = this.table.insert(id, builder.number, builder.size, record.length);
-    if (!added) return; // another caller stored the same content meanwhile
-    builder.entries.push({ id, offset: builder.size, length: record.length });
-    builder.parts.push(record);
-    builder.size += record.length;
+    if (!added) return;
+    this.append(kind, builder, id, record);
     if (builder.size >= this.settings.packSize) await this.finishPack(kind);
+  }
+
+  private append(kind: PackKind, builder: PackBuilder, id: Buffer, record: Buffer): void {
+    if (this.building[kind] !== builder) throw new Error("pack builder changed while appending");
+    record.copy(builder.buffer, builder.size);
+    builder.entries.push({ id, offset: builder.size, length: record.length });
+    builder.size += record.length;
   }
 
   /** Appends an existing record (pack rewrite) and points the blob's table slot at its new place. */
   async relocate(kind: PackKind, slot: number, record: Buffer): Promise<void> {
     this.checkHealthy();
-    let builder = this.building[kind];
-    if (builder === undefined) {
-      const number = this.packNumber(newPackId(), kind);
-      this.packs[number]!.state = "building";
-      builder = { number, parts: [], size: 0, entries: [] };
-      this.building[kind] = builder;
-    }
+    const builder = await this.builderFor(kind, record.length);
     this.table.relocate(slot, builder.number, builder.size, record.length);
-    builder.entries.push({ id: this.table.idOf(slot), offset: builder.size, length: record.length });
-    builder.parts.push(record);
-    builder.size += record.length;
+    this.append(kind, builder, this.table.idOf(slot), record);
     if (builder.size >= this.settings.packSize) await this.finishPack(kind);
   }
 
@@ -184,7 +220,13 @@ export class BlobStore {
     const pack = this.packs[builder.number]!;
     pack.state = "uploading";
     const trailer = encodeTrailer(this.settings.keys, pack.id, builder.entries);
-    const data = Buffer.concat([...builder.parts, trailer]);
+    let data: Buffer;
+    if (builder.size + trailer.length <= builder.buffer.length) {
+      trailer.copy(builder.buffer, builder.size);
+      data = builder.buffer.subarray(0, builder.size + trailer.length);
+    } else {
+      data = Buffer.concat([builder.buffer.subarray(0, builder.size), trailer]);
+    }
     this.uploadingData.set(builder.number, data);
     while (this.uploads.size >= this.settings.maxUploads) await Promise.race(this.uploads);
     const upload = this.settings.store
@@ -201,6 +243,7 @@ export class BlobStore {
       .finally(() => {
         this.uploadingData.delete(builder.number);
         this.uploads.delete(upload);
+        if (builder.pooled) this.packBuffers.give(builder.buffer);
       });
     this.uploads.add(upload);
   }
@@ -280,13 +323,18 @@ export class BlobStore {
     const offset = this.table.offsetOf(slot);
     const length = this.table.lengthOf(slot);
     const pending = this.uploadingData.get(pack);
-    if (pending !== undefined) return { record: pending.subarray(offset, offset + length), pack };
+    // A copy: the pack buffer is reused once its upload finishes.
+    if (pending !== undefined) return { record: Buffer.from(pending.subarray(offset, offset + length)), pack };
     if (this.recentPack?.number === pack) {
       return { record: this.recentPack.data.subarray(offset, offset + length), pack };
     }
     const key = packKey(info.kind, info.id);
     if (info.kind === "m" && this.settings.cache !== undefined) {
-      const data = await this.fetchCached(key);
+      const data = await this.fetchCached(key, (d) => {
+        // Only the trailer is checked here; a damaged record is caught when it is opened (see readBlob).
+        decodeTrailer(this.settings.keys, info.id, d);
+        return d;
+      });
       this.recentPack = { number: pack, data };
       return { record: data.subarray(offset, offset + length), pack };
     }
@@ -296,6 +344,21 @@ export class BlobStore {
   async readBlob(id: Buffer): Promise<Buffer | undefined> {
     const found = await this.readRecord(id);
     if (found === undefined) return undefined;
-    return this.settings.pool.open(id, found.record);
+    try {
+      return await this.settings.pool.open(id, found.record);
+    } catch (err) {
+      const info = this.packs[found.pack]!;
+      if (!(err instanceof IntegrityError) || info.kind !== "m" || this.settings.cache === undefined) throw err;
+      // The cached copy of a metadata pack may be what is damaged: drop it and read the store's.
+      this.recentPack = undefined;
+      await this.settings.cache.delete(packKey(info.kind, info.id));
+      const slot = this.table.find(id);
+      const offset = this.table.offsetOf(slot);
+      const record = await this.settings.store.get(packKey(info.kind, info.id), {
+        offset,
+        length: this.table.lengthOf(slot),
+      });
+      return this.settings.pool.open(id, record);
+    }
   }
 }

@@ -93,6 +93,11 @@ export class BoundedCache {
     }
   }
 
+  /** Drops an entry (its contents turned out to be damaged). */
+  async delete(key: string): Promise<void> {
+    await this.remove(key.replaceAll("/", "_"));
+  }
+
   private async evictUntil(maxTotal: number): Promise<void> {
     while (this.total > maxTotal) {
       const oldest = this.entries.keys().next();

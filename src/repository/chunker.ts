@@ -5,6 +5,7 @@
  * sizes) reveal nothing comparable across repositories.
  */
 import { createHmac } from "node:crypto";
+import type { BufferPool } from "./buffer-pool.ts";
 import type { ChunkerParams } from "./config.ts";
 
 export function gearTable(macKey: Uint8Array): Uint32Array {
@@ -25,27 +26,44 @@ function topMask(bits: number): number {
   return (0xffffffff << (32 - bits)) >>> 0;
 }
 
+/** A finished chunk: its bytes, and the pooled buffer holding them when it is a large chunk. */
+export interface Chunk {
+  data: Buffer;
+  pooled: Buffer | undefined;
+}
+
+/**
+ * Splits a stream into chunks. Bytes are copied as they arrive (the source may reuse its buffers): small
+ * chunks into private copies, chunks that grow past `smallLimit` into a buffer from the pool, which the
+ * consumer returns once the chunk is stored.
+ */
 export class Chunker {
   private readonly gear: Uint32Array;
   private readonly minSize: number;
   private readonly maxSize: number;
   private readonly mask: number;
-  private parts: Uint8Array[] = [];
+  private readonly pool: BufferPool;
+  private readonly smallLimit: number;
+  private small: Buffer[] = [];
+  private big: Buffer | undefined;
   /** Bytes in the current (unfinished) chunk. */
   private length = 0;
   private hash = 0;
 
-  constructor(gear: Uint32Array, params: ChunkerParams) {
+  constructor(gear: Uint32Array, params: ChunkerParams, pool: BufferPool, smallLimit = 64 * 1024) {
+    if (pool.size < params.maxSize) throw new Error("chunk buffers must hold the largest chunk");
     this.gear = gear;
     this.minSize = params.minSize;
     this.maxSize = params.maxSize;
+    this.pool = pool;
+    this.smallLimit = smallLimit;
     const spread = Math.max(1, params.avgSize - params.minSize);
     this.mask = topMask(Math.max(1, Math.round(Math.log2(spread))));
   }
 
-  /** Feeds bytes; returns the chunks they complete (each a fresh, contiguous buffer). */
-  push(data: Uint8Array): Uint8Array[] {
-    const out: Uint8Array[] = [];
+  /** Feeds bytes; returns the chunks they complete. */
+  push(data: Uint8Array): Chunk[] {
+    const out: Chunk[] = [];
     let pos = 0;
     const gear = this.gear;
     const mask = this.mask;
@@ -66,26 +84,59 @@ export class Chunker {
       if (cut < 0 && limit - pos + this.length >= this.maxSize) cut = limit;
       if (cut < 0) {
         this.hash = h;
-        this.parts.push(data.subarray(pos));
-        this.length += data.length - pos;
+        this.append(data.subarray(pos));
         return out;
       }
-      this.parts.push(data.subarray(pos, cut));
-      this.length += cut - pos;
+      this.append(data.subarray(pos, cut));
       out.push(this.take());
       pos = cut;
     }
     return out;
   }
 
-  /** The last, shorter chunk (may be empty when the stream was empty or ended on a boundary). */
-  finish(): Uint8Array {
+  /** The last, shorter chunk (empty when the stream was empty or ended on a boundary). */
+  finish(): Chunk {
     return this.take();
   }
 
-  private take(): Uint8Array {
-    const chunk = this.parts.length === 1 ? Buffer.from(this.parts[0]!) : Buffer.concat(this.parts, this.length);
-    this.parts = [];
+  /** Returns a pooled buffer still held (when the write is abandoned midway). */
+  discard(): void {
+    if (this.big !== undefined) this.pool.give(this.big);
+    this.big = undefined;
+    this.small = [];
+    this.length = 0;
+  }
+
+  private append(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    if (this.big === undefined && this.length + bytes.length <= this.smallLimit) {
+      this.small.push(Buffer.from(bytes));
+      this.length += bytes.length;
+      return;
+    }
+    if (this.big === undefined) {
+      const big = this.pool.take();
+      let at = 0;
+      for (const part of this.small) {
+        big.set(part, at);
+        at += part.length;
+      }
+      this.small = [];
+      this.big = big;
+    }
+    this.big.set(bytes, this.length);
+    this.length += bytes.length;
+  }
+
+  private take(): Chunk {
+    let chunk: Chunk;
+    if (this.big !== undefined) chunk = { data: this.big.subarray(0, this.length), pooled: this.big };
+    else {
+      const data = this.small.length === 1 ? this.small[0]! : Buffer.concat(this.small, this.length);
+      chunk = { data, pooled: undefined };
+    }
+    this.small = [];
+    this.big = undefined;
     this.length = 0;
     this.hash = 0;
     return chunk;

@@ -13,6 +13,7 @@ import { constants, zstdCompressSync, zstdDecompressSync } from "node:zlib";
 export const BLOB_ID_BYTES = 16;
 export const RECORD_OVERHEAD = 1 + 12 + 16;
 const FLAG_ZSTD = 1;
+const MAX_PLAIN = 256 * 1024 * 1024;
 
 export interface RepositoryKeys {
   /** Derives per-blob AES keys. */
@@ -52,6 +53,25 @@ function worthCompressing(data: Uint8Array): boolean {
 const ZSTD_FAST = { params: { [constants.ZSTD_c_compressionLevel]: 1 } };
 
 export function sealBlob(keys: RepositoryKeys, id: Uint8Array, data: Uint8Array, compress = true): Buffer {
+  const target = Buffer.allocUnsafe(RECORD_OVERHEAD + data.length);
+  const length = sealBlobInto(keys, id, data, target, compress);
+  return target.subarray(0, length);
+}
+
+/** Encryption works on slices of this size, so its output buffers stay small and are reused by malloc. */
+const CIPHER_SLICE = 64 * 1024;
+
+/**
+ * Seals a blob into `target` (at least RECORD_OVERHEAD + data.length bytes) and returns the record length.
+ * Writing into a caller's (recycled) buffer keeps large allocations off the hot path.
+ */
+export function sealBlobInto(
+  keys: RepositoryKeys,
+  id: Uint8Array,
+  data: Uint8Array,
+  target: Buffer,
+  compress = true,
+): number {
   let flags = 0;
   let payload: Uint8Array = data;
   if (compress && worthCompressing(data)) {
@@ -61,18 +81,23 @@ export function sealBlob(keys: RepositoryKeys, id: Uint8Array, data: Uint8Array,
       flags |= FLAG_ZSTD;
     }
   }
+  if (target.length < RECORD_OVERHEAD + payload.length) throw new Error("record buffer too small");
   const nonce = randomBytes(12);
   const cipher = createCipheriv("aes-256-gcm", blobKey(keys, id), nonce);
   cipher.setAAD(Buffer.concat([id, Buffer.of(flags)]));
-  const record = Buffer.allocUnsafe(RECORD_OVERHEAD + payload.length);
-  record[0] = flags;
-  nonce.copy(record, 1);
-  const body = cipher.update(payload);
+  target[0] = flags;
+  nonce.copy(target, 1);
+  let at = 13;
+  for (let i = 0; i < payload.length; i += CIPHER_SLICE) {
+    const out = cipher.update(payload.subarray(i, Math.min(payload.length, i + CIPHER_SLICE)));
+    out.copy(target, at);
+    at += out.length;
+  }
   const tail = cipher.final();
-  body.copy(record, 13);
-  tail.copy(record, 13 + body.length);
-  cipher.getAuthTag().copy(record, record.length - 16);
-  return record;
+  tail.copy(target, at);
+  at += tail.length;
+  cipher.getAuthTag().copy(target, at);
+  return at + 16;
 }
 
 export class IntegrityError extends Error {
@@ -95,7 +120,8 @@ export function openBlob(keys: RepositoryKeys, id: Uint8Array, record: Uint8Arra
   } catch {
     throw new IntegrityError("blob record failed authentication (altered or corrupted)");
   }
-  return flags & FLAG_ZSTD ? zstdDecompressSync(plain) : plain;
+  // Blobs are at most a chunk; the limit stops a crafted record from expanding without bound.
+  return flags & FLAG_ZSTD ? zstdDecompressSync(plain, { maxOutputLength: MAX_PLAIN }) : plain;
 }
 
 /** Seals a whole file (index, manifest, trailer, lock) under a label that becomes its associated data. */

@@ -59,6 +59,8 @@ export async function runMaintenance(
     packsKeptForMargin: 0,
   };
   const { store } = repo;
+  // This process's own writes must not block (or be hidden from) its maintenance.
+  await repo.releaseWriteLock();
   const { stale } = await listLocks(store, settings);
   for (const key of stale) if (key.startsWith(LOCK_PREFIX)) await store.delete(key);
   report.staleLocksRemoved = stale.length;

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import type { Logger } from "../log.ts";
 import type { ObjectStore } from "../objectstore/types.ts";
 import { BlobStore } from "./blob-store.ts";
+import { BufferPool } from "./buffer-pool.ts";
 import { BoundedCache } from "./cache.ts";
 import { gearTable } from "./chunker.ts";
 import {
@@ -109,7 +110,11 @@ async function assemble(
     options.cacheDir === undefined
       ? undefined
       : await BoundedCache.open(join(options.cacheDir, config.id), (options.cacheLimitMB ?? 1024) * 1024 * 1024);
-  const pool = new SealPool(keys, master, options.workers ?? availableParallelism());
+  const workers = options.workers ?? availableParallelism();
+  // Enough large chunks in flight to keep every worker busy (hash, seal, upload overlap), and no more.
+  const chunksInFlight = Math.max(2, workers * 3);
+  const chunkBuffers = new BufferPool(config.chunker.maxSize, chunksInFlight + 2);
+  const pool = new SealPool(keys, master, workers, chunkBuffers);
   const blobs = new BlobStore({
     store,
     keys,
@@ -134,6 +139,8 @@ async function assemble(
     cache,
     lockSettings: lockSettingsFrom(options),
     inflightBytes: (options.inflightMB ?? 64) * 1024 * 1024,
+    chunkBuffers,
+    chunksInFlight,
     logger: options.logger,
     options,
     onClose: () => pool.close(),

@@ -7,9 +7,10 @@ import { randomBytes } from "node:crypto";
 import type { Logger } from "../log.ts";
 import { ObjectNotFoundError, type ObjectStore } from "../objectstore/types.ts";
 import type { BlobStore } from "./blob-store.ts";
+import type { BufferPool } from "./buffer-pool.ts";
 import { ByteBudget } from "./byte-budget.ts";
 import type { BoundedCache } from "./cache.ts";
-import { Chunker } from "./chunker.ts";
+import { type Chunk, Chunker } from "./chunker.ts";
 import type { RepositoryConfig } from "./config.ts";
 import { openFile, type RepositoryKeys, sealFile } from "./crypto.ts";
 import { type LockSettings, RepositoryLock } from "./locks.ts";
@@ -41,6 +42,10 @@ export interface RepositoryParts {
   cache: BoundedCache | undefined;
   lockSettings: LockSettings;
   inflightBytes: number;
+  /** Large chunk buffers, shared by all writes of this repository. */
+  chunkBuffers: BufferPool;
+  /** How many large chunks may be on their way to the packs at once. */
+  chunksInFlight: number;
   options: RepositoryOptions;
   logger: Logger | undefined;
   onClose: () => Promise<void>;
@@ -87,16 +92,16 @@ export class SkiffRepository implements Repository {
 
   async writeObject(source: AsyncIterable<Uint8Array>, options: WriteOptions = {}): Promise<ObjectRef> {
     await this.writeLock();
-    const chunker = new Chunker(this.parts.gear, this.parts.config.chunker);
+    const chunks = this.parts.chunkBuffers;
+    const chunker = new Chunker(this.parts.gear, this.parts.config.chunker, chunks);
     const refs: ChunkRef[] = [];
     const running = new Set<Promise<void>>();
     let failure: unknown;
     let size = 0;
-    const start = async (data: Uint8Array, index: number) => {
-      // Read the length now: the chunk's buffer moves to a worker thread and is detached here.
-      const length = data.length;
+    const start = async (chunk: Chunk, index: number) => {
+      const length = chunk.data.length;
       await this.budget.acquire(length);
-      const task = this.storeChunk(data)
+      const task = this.storeChunk(chunk)
         .then((id) => {
           refs[index] = { id, size: length };
         })
@@ -114,12 +119,18 @@ export class SkiffRepository implements Repository {
       for await (const piece of source) {
         options.signal?.throwIfAborted();
         if (failure !== undefined) break;
+        // Backpressure: wait while too many large chunks are on their way to the packs.
+        await chunks.whenBelow(this.parts.chunksInFlight);
         size += piece.length;
         for (const chunk of chunker.push(piece)) await start(chunk, index++);
       }
-      const last = chunker.finish();
-      if (last.length > 0 || index === 0) await start(last, index++);
+      if (failure === undefined) {
+        const last = chunker.finish();
+        if (last.data.length > 0 || index === 0) await start(last, index++);
+        else if (last.pooled !== undefined) chunks.give(last.pooled);
+      }
     } finally {
+      chunker.discard();
       await Promise.all([...running]);
     }
     if (failure !== undefined) throw failure;
@@ -129,22 +140,29 @@ export class SkiffRepository implements Repository {
     return { id: formatObjectId(true, listId), size };
   }
 
-  /** Stores one chunk unless the repository has it; returns its id. Takes ownership of `data`. */
-  private async storeChunk(data: Uint8Array): Promise<Buffer> {
-    const hashed = await this.parts.pool.hash(data);
+  /** Stores one chunk unless the repository has it; returns its id. */
+  private async storeChunk(chunk: Chunk): Promise<Buffer> {
+    const hashed = await this.parts.pool.hash(chunk);
     const id = hashed.id;
     if (this.blobs.table.find(id) >= 0) {
-      hashed.drop();
+      await hashed.drop();
       return id;
     }
     const key = id.toString("hex");
     const other = this.sealing.get(key);
     if (other !== undefined) {
-      hashed.drop();
+      await hashed.drop();
       await other;
       return id;
     }
-    const work = hashed.seal().then((record) => this.blobs.add("d", id, record));
+    const work = (async () => {
+      const sealed = await hashed.seal();
+      try {
+        await this.blobs.add("d", id, sealed.record);
+      } finally {
+        sealed.release();
+      }
+    })();
     this.sealing.set(key, work);
     try {
       await work;
@@ -255,6 +273,11 @@ export class SkiffRepository implements Repository {
     return JSON.parse(plain.toString("utf8")) as SnapshotManifest;
   }
 
+  async deleteSnapshot(id: string): Promise<void> {
+    if (!/^[0-9a-f]{32}$/.test(id)) throw new Error(`'${id}' is not a full snapshot id`);
+    await this.store.delete(`${SNAPSHOT_PREFIX}${id}`);
+  }
+
   async loadSnapshot(idOrPrefix: string): Promise<SnapshotManifest> {
     if (!/^[0-9a-f]{1,32}$/.test(idOrPrefix)) throw new Error(`'${idOrPrefix}' is not a snapshot id`);
     const matches: string[] = [];
@@ -266,6 +289,15 @@ export class SkiffRepository implements Repository {
       throw new Error(`snapshot prefix '${idOrPrefix}' is ambiguous: ${matches.slice(0, 5).join(", ")}`);
     }
     return this.readManifest(matches[0]!);
+  }
+
+  /** Stores pending packs and their index and gives up the writer lock (maintenance runs next). */
+  async releaseWriteLock(): Promise<void> {
+    if (this.lock === undefined) return;
+    await this.blobs.flush();
+    const lock = await this.lock.catch(() => undefined);
+    this.lock = undefined;
+    await lock?.release();
   }
 
   /**

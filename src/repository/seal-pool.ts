@@ -1,20 +1,28 @@
 /**
  * Runs the hot path (hash, compress, encrypt; decrypt, decompress on reads) on a pool of worker threads, one
- * per core by default. Small blobs are handled on the calling thread: for them a round trip to a worker costs
+ * per core by default. Small chunks are handled on the calling thread: for them a round trip to a worker costs
  * more than the work. With zero workers everything runs inline (tests, tiny machines).
  */
 import { Worker } from "node:worker_threads";
+import type { BufferPool } from "./buffer-pool.ts";
+import type { Chunk } from "./chunker.ts";
 import { blobId, IntegrityError, openBlob, type RepositoryKeys, sealBlob } from "./crypto.ts";
-import type { WorkerReply, WorkerRequest } from "./seal-worker.ts";
+import type { WorkerReply, WorkerRequest, WorkerSetup } from "./seal-worker.ts";
 
-/** Below this size a blob is hashed and sealed on the calling thread. */
+/** Below this size a record is opened on the calling thread. */
 const INLINE_BELOW = 64 * 1024;
+
+export interface SealedRecord {
+  record: Buffer;
+  /** Hands the record's buffer back for reuse once it has been copied into a pack. */
+  release(): void;
+}
 
 export interface HashedChunk {
   id: Buffer;
   /** Seals the chunk held for this hash (exactly one of seal/drop must be called). */
-  seal(): Promise<Buffer>;
-  drop(): void;
+  seal(): Promise<SealedRecord>;
+  drop(): Promise<void>;
 }
 
 interface Pending {
@@ -24,26 +32,27 @@ interface Pending {
 
 interface PooledWorker {
   worker: Worker;
-  busy: number;
   pending: Map<number, Pending>;
 }
 
 export class SealPool {
   private readonly keys: RepositoryKeys;
+  private readonly chunks: BufferPool;
   private readonly workers: PooledWorker[] = [];
   private seq = 0;
   private closed = false;
 
-  constructor(keys: RepositoryKeys, master: Buffer, workerCount: number) {
+  constructor(keys: RepositoryKeys, master: Buffer, workerCount: number, chunks: BufferPool) {
     this.keys = keys;
+    this.chunks = chunks;
+    const setup: WorkerSetup = { master, maxChunk: chunks.size };
     for (let i = 0; i < workerCount; i++) {
-      const worker = new Worker(new URL("./seal-worker.ts", import.meta.url), { workerData: { master } });
-      const pooled: PooledWorker = { worker, busy: 0, pending: new Map() };
+      const worker = new Worker(new URL("./seal-worker.ts", import.meta.url), { workerData: setup });
+      const pooled: PooledWorker = { worker, pending: new Map() };
       worker.on("message", (reply: WorkerReply) => {
         const p = pooled.pending.get(reply.seq);
         if (p === undefined) return;
         pooled.pending.delete(reply.seq);
-        pooled.busy--;
         // Keep the process alive only while a reply is awaited.
         if (pooled.pending.size === 0) worker.unref();
         if ("error" in reply) p.reject(reply.integrity ? new IntegrityError(reply.error) : new Error(reply.error));
@@ -58,6 +67,10 @@ export class SealPool {
     }
   }
 
+  get workerCount(): number {
+    return this.workers.length;
+  }
+
   private failAll(pooled: PooledWorker, err: Error): void {
     for (const p of pooled.pending.values()) p.reject(err);
     pooled.pending.clear();
@@ -65,42 +78,77 @@ export class SealPool {
 
   private pick(): PooledWorker | undefined {
     let best: PooledWorker | undefined;
-    for (const w of this.workers) if (best === undefined || w.busy < best.busy) best = w;
+    for (const w of this.workers) if (best === undefined || w.pending.size < best.pending.size) best = w;
     return best;
   }
 
-  private call(w: PooledWorker, msg: WorkerRequest, transfer: ArrayBuffer[] = []): Promise<WorkerReply> {
-    return new Promise((resolve, reject) => {
+  private call(w: PooledWorker, msg: WorkerRequest & { seq: number }, transfer: ArrayBuffer[] = []) {
+    return new Promise<WorkerReply>((resolve, reject) => {
       w.pending.set(msg.seq, { resolve, reject });
-      w.busy++;
       w.worker.ref();
       w.worker.postMessage(msg, transfer);
     });
   }
 
-  /** Hashes a chunk; the caller then seals (new content) or drops (known content) it. Takes ownership of data. */
-  async hash(data: Uint8Array): Promise<HashedChunk> {
-    const w = data.length < INLINE_BELOW ? undefined : this.pick();
-    if (w === undefined) {
-      const id = blobId(this.keys, data);
-      return { id, seal: async () => sealBlob(this.keys, id, data), drop: () => {} };
+  /**
+   * Hashes a chunk; the caller then seals (new content) or drops (known content) it. A pooled chunk buffer
+   * goes back to its pool when the worker is done with it.
+   */
+  async hash(chunk: Chunk): Promise<HashedChunk> {
+    const w = chunk.pooled === undefined ? undefined : this.pick();
+    if (w === undefined || chunk.pooled === undefined) {
+      const id = blobId(this.keys, chunk.data);
+      const done = () => {
+        if (chunk.pooled !== undefined) this.chunks.give(chunk.pooled);
+      };
+      return {
+        id,
+        seal: async () => {
+          const record = sealBlob(this.keys, id, chunk.data);
+          done();
+          return { record, release: () => {} };
+        },
+        drop: async () => done(),
+      };
     }
-    const owned =
-      data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer
-        ? data
-        : Uint8Array.prototype.slice.call(data);
     const seq = ++this.seq;
-    const reply = await this.call(w, { op: "hash", seq, data: owned }, [owned.buffer as ArrayBuffer]);
+    const buffer = chunk.pooled.buffer as ArrayBuffer;
+    let reply: WorkerReply;
+    try {
+      reply = await this.call(w, { op: "hash", seq, buffer, length: chunk.data.length }, [buffer]);
+    } catch (err) {
+      this.chunks.give();
+      throw err;
+    }
     if (!("id" in reply)) throw new Error("seal worker answered a hash with something else");
     const id = Buffer.from(reply.id);
+    const finish = async (op: "seal" | "drop") => {
+      try {
+        const answer = await this.call(w, { op, seq });
+        if ("chunk" in answer) this.chunks.give(answer.chunk);
+        else this.chunks.give();
+        return answer;
+      } catch (err) {
+        this.chunks.give();
+        throw err;
+      }
+    };
     return {
       id,
       seal: async () => {
-        const sealed = await this.call(w, { op: "seal", seq });
+        const sealed = await finish("seal");
         if (!("record" in sealed)) throw new Error("seal worker answered a seal with something else");
-        return Buffer.from(sealed.record.buffer, sealed.record.byteOffset, sealed.record.byteLength);
+        const record = Buffer.from(sealed.record, 0, sealed.recordLength);
+        return {
+          record,
+          release: () => {
+            if (!this.closed) w.worker.postMessage({ op: "recycle", buffer: sealed.record }, [sealed.record]);
+          },
+        };
       },
-      drop: () => w.worker.postMessage({ op: "drop", seq } satisfies WorkerRequest),
+      drop: async () => {
+        await finish("drop");
+      },
     };
   }
 

@@ -1,27 +1,45 @@
 /**
  * A seal worker: hashes chunks, then (if the calling thread says the content is new) compresses and encrypts
  * them, or opens records on the read path. The chunk stays here between the two steps, so it crosses the
- * thread boundary only once each way.
+ * thread boundary only once each way; chunk and record buffers travel back to be reused.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { blobId, IntegrityError, openBlob, type RepositoryKeys, sealBlob, splitMasterKey } from "./crypto.ts";
+import {
+  blobId,
+  IntegrityError,
+  openBlob,
+  RECORD_OVERHEAD,
+  type RepositoryKeys,
+  sealBlobInto,
+  splitMasterKey,
+} from "./crypto.ts";
 
 export type WorkerRequest =
-  | { op: "hash"; seq: number; data: Uint8Array }
+  | { op: "hash"; seq: number; buffer: ArrayBuffer; length: number }
   | { op: "seal"; seq: number }
   | { op: "drop"; seq: number }
+  | { op: "recycle"; buffer: ArrayBuffer }
   | { op: "open"; seq: number; id: Uint8Array; record: Uint8Array };
 
 export type WorkerReply =
   | { seq: number; id: Uint8Array }
-  | { seq: number; record: Uint8Array }
+  | { seq: number; record: ArrayBuffer; recordLength: number; chunk: ArrayBuffer }
+  | { seq: number; chunk: ArrayBuffer }
   | { seq: number; plain: Uint8Array }
   | { seq: number; error: string; integrity: boolean };
 
+export interface WorkerSetup {
+  master: Uint8Array;
+  maxChunk: number;
+}
+
 const port = parentPort;
 if (port === null) throw new Error("seal-worker.ts must run as a worker thread");
-const keys: RepositoryKeys = splitMasterKey(Buffer.from(workerData.master as Uint8Array));
-const held = new Map<number, { data: Uint8Array; id: Buffer }>();
+const setup = workerData as WorkerSetup;
+const keys: RepositoryKeys = splitMasterKey(Buffer.from(setup.master));
+const recordCapacity = setup.maxChunk + RECORD_OVERHEAD + 64;
+const freeRecords: ArrayBuffer[] = [];
+const held = new Map<number, { buffer: ArrayBuffer; length: number; id: Buffer }>();
 
 function transferable(buf: Uint8Array): ArrayBuffer[] {
   return buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength && buf.buffer instanceof ArrayBuffer
@@ -29,26 +47,42 @@ function transferable(buf: Uint8Array): ArrayBuffer[] {
     : [];
 }
 
+function take(seq: number) {
+  const chunk = held.get(seq);
+  if (chunk === undefined) throw new Error(`no chunk ${seq} held`);
+  held.delete(seq);
+  return chunk;
+}
+
 port.on("message", (msg: WorkerRequest) => {
+  if (msg.op === "recycle") {
+    if (msg.buffer.byteLength === recordCapacity && freeRecords.length < 3) freeRecords.push(msg.buffer);
+    return;
+  }
   try {
     switch (msg.op) {
       case "hash": {
-        const id = blobId(keys, msg.data);
-        held.set(msg.seq, { data: msg.data, id });
+        const id = blobId(keys, new Uint8Array(msg.buffer, 0, msg.length));
+        held.set(msg.seq, { buffer: msg.buffer, length: msg.length, id });
         port.postMessage({ seq: msg.seq, id } satisfies WorkerReply);
         return;
       }
       case "seal": {
-        const chunk = held.get(msg.seq);
-        if (chunk === undefined) throw new Error(`no chunk ${msg.seq} held`);
-        held.delete(msg.seq);
-        const record = sealBlob(keys, chunk.id, chunk.data);
-        port.postMessage({ seq: msg.seq, record } satisfies WorkerReply, transferable(record));
+        const chunk = take(msg.seq);
+        const record = freeRecords.pop() ?? new ArrayBuffer(recordCapacity);
+        const data = new Uint8Array(chunk.buffer, 0, chunk.length);
+        const recordLength = sealBlobInto(keys, chunk.id, data, Buffer.from(record));
+        port.postMessage({ seq: msg.seq, record, recordLength, chunk: chunk.buffer } satisfies WorkerReply, [
+          record,
+          chunk.buffer,
+        ]);
         return;
       }
-      case "drop":
-        held.delete(msg.seq);
+      case "drop": {
+        const chunk = take(msg.seq);
+        port.postMessage({ seq: msg.seq, chunk: chunk.buffer } satisfies WorkerReply, [chunk.buffer]);
         return;
+      }
       case "open": {
         const plain = openBlob(keys, msg.id, msg.record);
         port.postMessage({ seq: msg.seq, plain } satisfies WorkerReply, transferable(plain));

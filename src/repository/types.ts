@@ -95,6 +95,11 @@ export interface Repository {
    */
   saveSnapshot(manifest: Omit<SnapshotManifest, "id">): Promise<SnapshotManifest>;
   listSnapshots(): Promise<SnapshotManifest[]>;
+  /**
+   * Removes a snapshot manifest (the backup was deleted). Its data stays until full maintenance finds it
+   * unreachable and older than the safety margin.
+   */
+  deleteSnapshot?(id: string): Promise<void>;
   /** By full id or a unique prefix. */
   loadSnapshot(idOrPrefix: string): Promise<SnapshotManifest>;
   close(): Promise<void>;

@@ -7,6 +7,7 @@ import { openFilesystemStore } from "../../../src/objectstore/filesystem.ts";
 import type { ObjectStore } from "../../../src/objectstore/types.ts";
 import { type InitOptions, initRepository, type RepositoryOptions } from "../../../src/repository/open.ts";
 import type { SkiffRepository } from "../../../src/repository/repository.ts";
+import type { SnapshotManifest } from "../../../src/repository/types.ts";
 
 export const PASSWORD = "correct horse battery staple";
 export const SMALL: InitOptions = {
@@ -26,10 +27,14 @@ export async function newRepository(
   t: { after(fn: () => Promise<void>): void },
   options: RepositoryOptions = {},
 ): Promise<{ repo: SkiffRepository; store: ObjectStore; dir: string }> {
-  const dir = await tempDir(t);
+  const dir = await mkdtemp(join(tmpdir(), "skiff-repo-test-"));
   const store = await openFilesystemStore(join(dir, "repo"), { create: true });
   const repo = await initRepository(store, PASSWORD, { ...SMALL, ...FAST, ...options });
-  t.after(() => repo.close());
+  // Close before removing: closing stores pending packs.
+  t.after(async () => {
+    await repo.close();
+    await rm(dir, { recursive: true, force: true });
+  });
   return { repo, store, dir };
 }
 
@@ -57,3 +62,21 @@ export function textLike(size: number, seed = 1): Buffer {
 }
 
 export const random = (n: number) => randomBytes(n);
+
+export function manifest(extra: Partial<Omit<SnapshotManifest, "id">> = {}): Omit<SnapshotManifest, "id"> {
+  return {
+    startTime: new Date().toISOString(),
+    endTime: new Date().toISOString(),
+    hostname: "test",
+    source: { path: "/data", volumeMode: "Filesystem" },
+    tags: {},
+    stats: { files: 0, dirs: 0, bytes: 0, bytesRead: 0, bytesStored: 0, errors: 0 },
+    ...extra,
+  };
+}
+
+export async function storedBytes(store: ObjectStore, prefix = ""): Promise<number> {
+  let total = 0;
+  for await (const info of store.list(prefix)) total += info.size;
+  return total;
+}

@@ -1,7 +1,18 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { openRepository } from "../../../src/repository/open.ts";
-import { collect, FAST, newRepository, PASSWORD, random, SMALL, streamOf, textLike } from "./helpers.ts";
+import {
+  collect,
+  FAST,
+  manifest,
+  newRepository,
+  PASSWORD,
+  random,
+  SMALL,
+  storedBytes,
+  streamOf,
+  textLike,
+} from "./helpers.ts";
 
 test("objects of many sizes round-trip, whole and by range", async (t) => {
   const { repo } = await newRepository(t);
@@ -62,20 +73,3 @@ test("compressible data is stored compressed and random data is not inflated", a
   const text = await storedBytes(store);
   assert.ok(text < 1_500_000, `3 MB of text stored as ${text} bytes`);
 });
-
-export function manifest() {
-  return {
-    startTime: new Date().toISOString(),
-    endTime: new Date().toISOString(),
-    hostname: "test",
-    source: { path: "/data", volumeMode: "Filesystem" as const },
-    tags: {},
-    stats: { files: 0, dirs: 0, bytes: 0, bytesRead: 0, bytesStored: 0, errors: 0 },
-  };
-}
-
-async function storedBytes(store: import("../../../src/objectstore/types.ts").ObjectStore): Promise<number> {
-  let total = 0;
-  for await (const info of store.list("")) total += info.size;
-  return total;
-}
