@@ -8,6 +8,7 @@ import { maxExpressionLength } from "../../api/policy/schema.ts";
 import { registerSkiffFunctions } from "../functions.ts";
 import { type Budget, instrument, withBudget } from "./cost.ts";
 import { registerExtensions } from "./extensions.ts";
+import { vetRegex } from "./regex.ts";
 
 export const activationNames = ["object", "oldObject", "request", "namespaceObject", "params", "variables"] as const;
 export type Activation = Record<(typeof activationNames)[number], unknown>;
@@ -53,6 +54,8 @@ export function compileExpression(source: string, kind: ResultKind): CompileResu
   if (kind !== "any" && checked.type !== kind && checked.type !== "dyn") {
     return { ok: false, error: `expression must return ${kind}, but returns ${checked.type}` };
   }
+  const regexProblem = literalRegexProblem(program.ast);
+  if (regexProblem) return { ok: false, error: regexProblem };
   instrument(program.ast);
   const evaluate = (activation: Activation, budget: Budget): unknown => {
     const { value } = withBudget(budget, () => program(activation));
@@ -76,4 +79,28 @@ export function firstLine(err: unknown): string {
   const range = (err as { range?: { start: number } }).range;
   const text = typeof summary === "string" && summary ? summary : (err.message.split("\n")[0] ?? err.message);
   return range ? `${text} (at character ${range.start + 1})` : text;
+}
+
+const regexFunctions = new Set(["matches", "find", "findAll"]);
+
+/** Vets the literal patterns of matches/find/findAll calls at compile time. */
+function literalRegexProblem(root: unknown): string | undefined {
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop() as { op?: unknown; args?: unknown } | null;
+    if (node === null || typeof node !== "object") continue;
+    if (Array.isArray(node)) {
+      stack.push(...node);
+      continue;
+    }
+    if (node.op === "rcall" && Array.isArray(node.args) && regexFunctions.has(node.args[0] as string)) {
+      const pattern = (node.args[2] as { op?: unknown; args?: unknown }[] | undefined)?.[0];
+      if (pattern?.op === "value" && typeof pattern.args === "string") {
+        const problem = vetRegex(pattern.args);
+        if (problem) return problem;
+      }
+    }
+    if (Array.isArray(node.args)) stack.push(...node.args);
+  }
+  return undefined;
 }

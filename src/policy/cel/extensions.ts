@@ -13,6 +13,7 @@ import {
   quantityIsInteger,
   quantityToNumber,
 } from "../../api/config/quantity.ts";
+import { vetRegex } from "./regex.ts";
 
 /** A quantity as a CEL value. */
 export class Quantity {
@@ -38,9 +39,8 @@ function fromInt(n: bigint): Quantity {
 const maxRegexInput = 1 << 16;
 
 function compileRegex(pattern: string, flags = ""): RegExp {
-  // RE2 (what Kubernetes uses) has no backreferences or lookaround; refusing them keeps matching linear-ish.
-  if (/\\[1-9]|\(\?[=!<]/.test(pattern))
-    throw new Error(`regex ${JSON.stringify(pattern)} uses backreferences or lookaround`);
+  const problem = vetRegex(pattern);
+  if (problem) throw new Error(problem);
   return new RegExp(pattern, flags);
 }
 
