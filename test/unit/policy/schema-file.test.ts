@@ -2,11 +2,13 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { parseQuantity } from "../../../src/api/config/quantity.ts";
-import { policySchemaFile, renderPolicySchema } from "../../../src/api/policy/write-schema.ts";
+import { publishedSchemas, renderSchema, schemaFile } from "../../../src/api/policy/write-schema.ts";
 
-test("the published policy schema file matches the schema in code", () => {
-  const published = JSON.parse(readFileSync(policySchemaFile, "utf8"));
-  assert.deepEqual(published, JSON.parse(renderPolicySchema()), "run: node src/api/policy/write-schema.ts");
+test("the published schema files match the schemas in code", () => {
+  for (const [name, schema] of Object.entries(publishedSchemas)) {
+    const published = JSON.parse(readFileSync(schemaFile(name), "utf8"));
+    assert.deepEqual(published, JSON.parse(renderSchema(schema)), `${name}: run node src/api/policy/write-schema.ts`);
+  }
 });
 
 test("quantities parse exactly", () => {
