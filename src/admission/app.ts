@@ -3,7 +3,7 @@
  * probes, /metrics is Prometheus text. The app holds no per-request state outside the request itself, so
  * concurrent reviews never see each other's data.
  */
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "../log.ts";
 import type { Decision } from "../policy/types.ts";
@@ -77,54 +77,24 @@ function resultOf(decision: Decision, phase: Phase): string {
   return "allowed";
 }
 
-export function createAdmissionApp(options: AdmissionAppOptions): Express {
+const json = (res: ServerResponse, status: number, payload: string) => {
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(payload) });
+  res.end(payload);
+};
+
+/**
+ * The AdmissionReview handler on plain node request/response objects: it is both an express route and, via
+ * createAdmissionListener, the fast path that skips express's router for the two hot routes.
+ */
+export function createReviewHandler(options: AdmissionAppOptions) {
   const { evaluator, metrics, logger } = options;
   const limit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
-  const certificateReady = options.certificateReady ?? (() => true);
-  const app = express();
-  app.disable("x-powered-by");
-  app.disable("etag");
-  app.set("query parser", false);
 
-  const reject = (res: Response, route: string, error: TransportError, req: Request, started: bigint) => {
+  const reject = (res: ServerResponse, route: string, error: TransportError, req: IncomingMessage, started: bigint) => {
     logger.warn({ route, status: error.status, remote: req.socket.remoteAddress }, `rejected request: ${error.reason}`);
     metrics.requests.inc({ route, result: "rejected", code: String(error.status) });
     metrics.latency.observe({ route }, Number(process.hrtime.bigint() - started) / 1e9);
-    if (!res.headersSent) res.status(error.status).json({ error: error.reason, status: error.status });
-  };
-
-  const review = (phase: Phase) => async (req: Request, res: Response) => {
-    const route = `/${phase}`;
-    const started = process.hrtime.bigint();
-    if (!isJsonMediaType(req.headers["content-type"])) {
-      req.resume();
-      reject(
-        res,
-        route,
-        { status: 415, reason: `Content-Type must be application/json, got ${req.headers["content-type"] ?? "none"}` },
-        req,
-        started,
-      );
-      return;
-    }
-    let body: Buffer;
-    try {
-      body = await readBody(req, limit);
-    } catch (err) {
-      const e = err as BodyError;
-      reject(res, route, { status: e.status ?? 400, reason: e.message }, req, started);
-      return;
-    }
-    const parsed = parseAdmissionReview(body);
-    if (!parsed.ok) {
-      reject(res, route, parsed.error, req, started);
-      return;
-    }
-    const answer = evaluate(parsed.review, phase, route);
-    const payload = JSON.stringify(answer.body);
-    res.status(200).type("application/json").send(payload);
-    metrics.requests.inc({ route, result: answer.result, code: "200" });
-    metrics.latency.observe({ route }, Number(process.hrtime.bigint() - started) / 1e9);
+    if (!res.headersSent) json(res, error.status, JSON.stringify({ error: error.reason, status: error.status }));
   };
 
   const evaluate = (parsed: ParsedReview, phase: Phase, route: string) => {
@@ -153,6 +123,45 @@ export function createAdmissionApp(options: AdmissionAppOptions): Express {
       };
     }
   };
+
+  return (phase: Phase) => async (req: IncomingMessage, res: ServerResponse) => {
+    const route = `/${phase}`;
+    const started = process.hrtime.bigint();
+    if (!isJsonMediaType(req.headers["content-type"])) {
+      req.resume();
+      const reason = `Content-Type must be application/json, got ${req.headers["content-type"] ?? "none"}`;
+      reject(res, route, { status: 415, reason }, req, started);
+      return;
+    }
+    let body: Buffer;
+    try {
+      body = await readBody(req, limit);
+    } catch (err) {
+      const e = err as BodyError;
+      reject(res, route, { status: e.status ?? 400, reason: e.message }, req, started);
+      return;
+    }
+    const parsed = parseAdmissionReview(body);
+    if (!parsed.ok) {
+      reject(res, route, parsed.error, req, started);
+      return;
+    }
+    const answer = evaluate(parsed.review, phase, route);
+    json(res, 200, JSON.stringify(answer.body));
+    metrics.requests.inc({ route, result: answer.result, code: "200" });
+    metrics.latency.observe({ route }, Number(process.hrtime.bigint() - started) / 1e9);
+  };
+}
+
+/** The express app: every route, including the review routes (also reachable through express). */
+export function createAdmissionApp(options: AdmissionAppOptions): Express {
+  const { evaluator, metrics, logger } = options;
+  const certificateReady = options.certificateReady ?? (() => true);
+  const review = createReviewHandler(options);
+  const app = express();
+  app.disable("x-powered-by");
+  app.disable("etag");
+  app.set("query parser", false);
 
   app.post("/mutate", review("mutate"));
   app.post("/validate", review("validate"));
@@ -184,4 +193,22 @@ export function createAdmissionApp(options: AdmissionAppOptions): Express {
     if (!res.headersSent) res.status(500).json({ error: "internal error", status: 500 });
   });
   return app;
+}
+
+/**
+ * The server's request listener: POST /mutate and /validate go straight to the review handler (the hot path:
+ * express's router and response helpers cost a measurable share of a review); everything else to express.
+ */
+export function createAdmissionListener(options: AdmissionAppOptions): RequestListener {
+  const app = createAdmissionApp(options);
+  const review = createReviewHandler(options);
+  const mutate = review("mutate");
+  const validate = review("validate");
+  return (req, res) => {
+    if (req.method === "POST") {
+      if (req.url === "/mutate") return void mutate(req, res);
+      if (req.url === "/validate") return void validate(req, res);
+    }
+    app(req, res);
+  };
 }

@@ -37,10 +37,80 @@ export interface PolicyStoreOptions {
   denyDuringMutation?: boolean;
 }
 
+const ALLOW: Decision = Object.freeze({
+  allowed: true,
+  results: [],
+  warnings: [],
+  auditAnnotations: {},
+  patch: [],
+}) as unknown as Decision;
+
+/**
+ * Which (group, kind, operation) triples any policy of a phase could match: most requests a webhook sees match
+ * no policy at all and are answered without entering the engine. Conservative: wildcards match everything.
+ */
+export interface MatchIndex {
+  mutate: Set<string>;
+  validate: Set<string>;
+  anyMutate: boolean;
+  anyValidate: boolean;
+}
+
+export function buildMatchIndex(set: CompiledPolicySet): MatchIndex {
+  const index: MatchIndex = { mutate: new Set(), validate: new Set(), anyMutate: false, anyValidate: false };
+  for (const policy of set.policies) {
+    const phases: ("mutate" | "validate")[] = [];
+    if (policy.mutations.length > 0) phases.push("mutate");
+    if (policy.validations.length > 0) phases.push("validate");
+    for (const resource of policy.match.resources) {
+      for (const kind of resource.kinds) {
+        for (const phase of phases) {
+          if (resource.group === "*" || kind === "*") {
+            if (phase === "mutate") index.anyMutate = true;
+            else index.anyValidate = true;
+            continue;
+          }
+          for (const op of policy.match.operations) index[phase].add(`${resource.group}/${kind}/${op}`);
+        }
+      }
+    }
+  }
+  return index;
+}
+
+function mayMatch(index: MatchIndex, phase: "mutate" | "validate", request: AdmissionRequest): boolean {
+  if (phase === "mutate" ? index.anyMutate : index.anyValidate) return true;
+  const keys = index[phase];
+  const op = request.operation ?? "";
+  const k = request.kind;
+  if (k && keys.has(`${k.group}/${k.kind}/${op}`)) return true;
+  const rk = request.requestKind;
+  return rk !== undefined && keys.has(`${rk.group}/${rk.kind}/${op}`);
+}
+
+/**
+ * The same policies with only their Deny rules: what /mutate checks early. Warn and Audit rules stay with
+ * the validating call, so their warnings are not reported twice and /mutate does less work.
+ */
+export function denyRulesOnly(set: CompiledPolicySet): CompiledPolicySet {
+  const policies = set.policies
+    .map((p) => ({
+      ...p,
+      mutations: [],
+      validations: p.validations.filter((v) => (v.rule.action ?? "Deny") === "Deny"),
+    }))
+    .filter((p) => p.validations.length > 0);
+  return { ...set, policies };
+}
+
 export class PolicyStore implements AdmissionEvaluator {
   private readonly options: PolicyStoreOptions;
   private readonly sources = new Map<string, SourceContents>();
   private set: CompiledPolicySet | undefined;
+  private index: MatchIndex = { mutate: new Set(), validate: new Set(), anyMutate: false, anyValidate: false };
+  /** Only the Deny rules, for the check during /mutate (see evaluate). */
+  private denySet: CompiledPolicySet | undefined;
+  private denyIndex: MatchIndex = this.index;
   private errors: PolicyLoadError[] = [];
   private readonly listeners: ((set: CompiledPolicySet, errors: PolicyLoadError[]) => void)[] = [];
 
@@ -83,20 +153,23 @@ export class PolicyStore implements AdmissionEvaluator {
       };
     }
     const { view } = this.options;
-    if (phase === "validate") return evaluateAdmission(set, request, view, "validate");
-    const mutated = evaluateAdmission(set, request, view, "mutate");
-    if (!mutated.allowed || this.options.denyDuringMutation === false) return mutated;
+    const index = this.index;
+    if (phase === "validate") {
+      return mayMatch(index, "validate", request) ? evaluateAdmission(set, request, view, "validate") : ALLOW;
+    }
+    const mutated = mayMatch(index, "mutate", request) ? evaluateAdmission(set, request, view, "mutate") : ALLOW;
+    const denySet = this.denySet;
+    if (!mutated.allowed || !denySet || !mayMatch(this.denyIndex, "validate", request)) return mutated;
     // The built-in PodSecurity plugin validates before any validating webhook runs, so its terse refusal would
-    // always hide a policy's explanation. Denials are therefore also checked here, on the mutated object;
-    // warnings and audit annotations stay with the validating call so they are not reported twice.
+    // always hide a policy's explanation. Deny rules are therefore also checked here, on the mutated object.
     let object = request.object;
     if (mutated.patch.length > 0) {
       const applied = applyOperations(request.object, mutated.patch);
       if (applied.kind === "applied") object = applied.object;
     }
-    const checked = evaluateAdmission(set, { ...request, object }, view, "validate");
+    const checked = evaluateAdmission(denySet, { ...request, object }, view, "validate");
     if (checked.allowed) return mutated;
-    return { ...checked, warnings: [...mutated.warnings, ...checked.warnings], patch: [] };
+    return { ...checked, warnings: mutated.warnings, patch: [] };
   }
 
   private rebuild(): void {
@@ -115,6 +188,10 @@ export class PolicyStore implements AdmissionEvaluator {
       if (!previous.has(text))
         logger.error({ source: e.source, line: e.line, path: e.path }, `policy not loaded: ${text}`);
     }
+    // Evaluation is synchronous, so a review never sees the new set with the old index.
+    this.index = buildMatchIndex(compiled.set);
+    this.denySet = this.options.denyDuringMutation === false ? undefined : denyRulesOnly(compiled.set);
+    this.denyIndex = this.denySet ? buildMatchIndex(this.denySet) : this.index;
     this.set = compiled.set;
     this.errors = errors;
     if (metrics) {

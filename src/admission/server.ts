@@ -3,14 +3,15 @@
  * setSecureContext), keep-alive tuned for the apiserver, graceful shutdown that finishes in-flight reviews.
  */
 import { once } from "node:events";
+import type { RequestListener } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
-import type { Express } from "express";
 import type { Logger } from "../log.ts";
 import type { CertificateHolder } from "./certificate-holder.ts";
 
 export interface AdmissionServerOptions {
-  app: Express;
+  /** The request listener: an express app, or createAdmissionListener's fast dispatcher. */
+  app: RequestListener;
   certificates: CertificateHolder;
   host: string;
   port: number;

@@ -14,7 +14,7 @@ import { startWatchCache } from "../kube/watch-cache.ts";
 import { kubeCABundleInjector } from "../kube/webhook-configurations.ts";
 import { createLogger, type Logger } from "../log.ts";
 import type { CompiledPolicySet } from "../policy/index.ts";
-import { createAdmissionApp } from "./app.ts";
+import { createAdmissionListener } from "./app.ts";
 import { defaultRotation, type RotationConfig } from "./cert-rotation.ts";
 import { CertificateHolder } from "./certificate-holder.ts";
 import { certificateInfo, serviceHosts } from "./certs.ts";
@@ -162,7 +162,7 @@ export async function startWebhook(options: WebhookOptions, deps: WebhookDepende
     logger.info({ notAfter: certificateInfo(serving.certPem).notAfter.toISOString() }, "serving certificate");
 
   let draining = false;
-  const app = createAdmissionApp({
+  const app = createAdmissionListener({
     evaluator: store,
     metrics,
     logger,

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { request as httpsRequest } from "node:https";
 import { after, before, describe, it } from "node:test";
 import { pino } from "pino";
-import { createAdmissionApp } from "../../../src/admission/app.ts";
+import { createAdmissionListener } from "../../../src/admission/app.ts";
 import { CertificateHolder } from "../../../src/admission/certificate-holder.ts";
 import { certificateInfo, createCA, createServingCertificate, type KeyPair } from "../../../src/admission/certs.ts";
 import type { AdmissionEvaluator } from "../../../src/admission/evaluator.ts";
@@ -111,7 +111,7 @@ describe("admission HTTPS server", () => {
       createServingCertificate({ ca, commonName: "localhost", hosts: ["127.0.0.1"], now, validityMs: 86_400_000 }),
     );
     const logger = pino({ level: "silent" });
-    const app = createAdmissionApp({ evaluator, metrics, logger, bodyLimit: 64 * 1024 });
+    const app = createAdmissionListener({ evaluator, metrics, logger, bodyLimit: 64 * 1024 });
     server = await startAdmissionServer({ app, certificates: holder, host: "127.0.0.1", port: 0, logger });
   });
   after(() => server.close(100));

@@ -1,0 +1,158 @@
+/**
+ * npm run bench:webhook — what the admission webhook costs.
+ *
+ *   1. the policy engine in-process (evaluations/s, no HTTP), shipped + 20 generated CEL policies;
+ *   2. HTTPS keep-alive load (autocannon) against the real server stack, once with a no-op evaluator and once
+ *      with the policies: requests/s and p50/p99, and their ratio (= what the policies cost);
+ *   3. a fixed rate of 1,000 requests/s against each, reporting p99;
+ *   4. the same with a 2-worker node:cluster (BENCH_WORKERS=2 to change, 1 to skip).
+ * The load generator runs in this process and each server in a child process, so on a 2-core machine they
+ * get one core each. BENCH_SECONDS sets the length of each run (default 10).
+ */
+import { spawn } from "node:child_process";
+import { cp, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import autocannon from "autocannon";
+import { pino } from "pino";
+import { parseAdmissionReview } from "../../src/admission/codec.ts";
+import { readPolicyFolder } from "../../src/admission/policy-files.ts";
+import { PolicyStore } from "../../src/admission/policy-store.ts";
+import { staticClusterView } from "../../src/policy/index.ts";
+import { clusterObjects, generatedPolicies, INSTALL_NAMESPACE, reviewMix } from "./fixtures.ts";
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const clusterWorkers = Number(process.env.BENCH_WORKERS ?? 2);
+const here = fileURLToPath(new URL(".", import.meta.url));
+const root = fileURLToPath(new URL("../../", import.meta.url));
+
+async function policyFolder(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "skiff-bench-policies-"));
+  for (const name of await readdir(join(root, "policies"))) {
+    if (/\.ya?ml$/.test(name)) await cp(join(root, "policies", name), join(dir, name));
+  }
+  await writeFile(join(dir, "zz-generated.yaml"), generatedPolicies(20));
+  return dir;
+}
+
+async function engineThroughput(dir: string) {
+  const loaded = await readPolicyFolder(dir);
+  if (loaded.errors.length > 0) throw new Error(`policy load errors: ${JSON.stringify(loaded.errors, null, 1)}`);
+  const store = new PolicyStore({
+    installNamespace: INSTALL_NAMESPACE,
+    view: staticClusterView(clusterObjects, { synthesizeNamespaces: true }),
+    logger: pino({ level: "warn" }),
+    requiredSources: ["files"],
+  });
+  store.update("files", loaded);
+  const work = reviewMix().map(({ path, body }) => {
+    const parsed = parseAdmissionReview(body);
+    if (!parsed.ok) throw new Error(parsed.error.reason);
+    return { phase: path === "/mutate" ? ("mutate" as const) : ("validate" as const), request: parsed.review.request };
+  });
+  const outcomes = work.map((w) => store.evaluate(w.request, w.phase));
+  const started = process.hrtime.bigint();
+  let n = 0;
+  const deadline = started + BigInt(Math.min(seconds, 5)) * 1_000_000_000n;
+  while (process.hrtime.bigint() < deadline) {
+    for (const w of work) store.evaluate(w.request, w.phase);
+    n += work.length;
+  }
+  const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
+  return { policies: store.current().set?.policies.length ?? 0, perSecond: n / elapsed, outcomes };
+}
+
+async function startServer(mode: "noop" | "policies", dir: string, workers: number) {
+  const child = spawn(
+    process.execPath,
+    [join(here, "server.ts"), "--mode", mode, "--policy-dir", dir, "--workers", String(workers)],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const port = await new Promise<number>((resolve, reject) => {
+    let text = "";
+    child.stdout.on("data", (d: Buffer) => {
+      text += d.toString();
+      const line = text.split("\n").find((l) => l.startsWith("{"));
+      if (line) resolve((JSON.parse(line) as { port: number }).port);
+    });
+    child.once("exit", (code) => reject(new Error(`benchmark server exited with ${code}`)));
+  });
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      child.once("exit", () => resolve());
+      child.kill("SIGTERM");
+    });
+  return { port, stop };
+}
+
+interface Figures {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+async function load(port: number, options: { connections: number; rate?: number; duration: number }): Promise<Figures> {
+  const requests = reviewMix().map(({ path, body }) => ({
+    method: "POST",
+    path,
+    headers: { "content-type": "application/json" },
+    body,
+  }));
+  const result = await autocannon({
+    url: `https://127.0.0.1:${port}`,
+    connections: options.connections,
+    duration: options.duration,
+    ...(options.rate ? { overallRate: options.rate } : {}),
+    requests,
+  });
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts + result.non2xx,
+  };
+}
+
+async function measure(mode: "noop" | "policies", dir: string, workers: number) {
+  const server = await startServer(mode, dir, workers);
+  try {
+    await load(server.port, { connections: 16, duration: 2 }); // warm-up: JIT, TLS sessions
+    const max = await load(server.port, { connections: 16, duration: seconds });
+    const fixed = await load(server.port, { connections: 16, rate: 1000, duration: seconds });
+    return { max, fixed };
+  } finally {
+    await server.stop();
+  }
+}
+
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+const dir = await policyFolder();
+try {
+  const engine = await engineThroughput(dir);
+  const verdicts = engine.outcomes.map((d) => (d.allowed ? (d.patch.length ? "patched" : "allowed") : "denied"));
+  console.log(`policies loaded: ${engine.policies} (shipped + 20 generated); review mix: ${verdicts.join(", ")}`);
+  console.log(`engine in-process: ${fmt(engine.perSecond)} evaluations/s (one core, no HTTP)`);
+  const rows: [string, Awaited<ReturnType<typeof measure>>][] = [];
+  rows.push(["no-op handler, 1 process", await measure("noop", dir, 1)]);
+  rows.push(["policies, 1 process", await measure("policies", dir, 1)]);
+  if (clusterWorkers > 1)
+    rows.push([`policies, ${clusterWorkers} workers`, await measure("policies", dir, clusterWorkers)]);
+  console.log("");
+  console.log(`HTTPS keep-alive, 16 connections, ${seconds}s per run (load generator in this process)`);
+  console.log("server                       max req/s   p50 ms  p99 ms | at 1,000/s: p99 ms  errors");
+  for (const [name, r] of rows) {
+    console.log(
+      `${name.padEnd(28)} ${fmt(r.max.rps).padStart(9)} ${fmt(r.max.p50, 1).padStart(8)} ${fmt(r.max.p99, 1).padStart(7)} |` +
+        ` ${fmt(r.fixed.p99, 1).padStart(18)} ${String(r.max.errors + r.fixed.errors).padStart(7)}`,
+    );
+  }
+  const noop = rows[0]?.[1].max.rps ?? 0;
+  const policies = rows[1]?.[1].max.rps ?? 0;
+  console.log(`\npolicies / no-op throughput: ${fmt(policies / noop, 2)}`);
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}
