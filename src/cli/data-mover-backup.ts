@@ -93,6 +93,8 @@ export async function reportFailure(
   if (cancellation.received !== undefined) {
     ctx.stderr.write(`${canceledMessage}\n`);
     await writeTerminationLog(flags.terminationLog, canceledMessage);
+    // A read stuck on a device or pipe would keep the process alive; nothing is left to save, so do not wait.
+    setTimeout(() => process.exit(cancellation.exitCode), 10_000).unref();
     return cancellation.exitCode;
   }
   const message = describeError(err);

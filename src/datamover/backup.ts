@@ -110,13 +110,17 @@ export async function backupDirectory(repo: Repository, options: BackupOptions):
       stats,
     });
   } finally {
+    meter.stop();
     options.signal?.removeEventListener("abort", forwardAbort);
     // Stops the estimate if it is still walking.
     if (!run.signal.aborted) run.abort(new Error("backup finished"));
   }
 }
 
-/** Block mode: the whole device or file is one object. */
+/**
+ * Block mode: the whole device or file is one object. A pipe or character device is taken as a stream of
+ * unknown length (read until it ends).
+ */
 export async function backupBlock(repo: Repository, options: BackupOptions): Promise<SnapshotManifest> {
   const now = options.now ?? (() => new Date());
   const startTime = now().toISOString();
@@ -125,8 +129,9 @@ export async function backupBlock(repo: Repository, options: BackupOptions): Pro
   const info = await stat(source, { bigint: true }).catch((err: unknown) => {
     throw new BackupSourceError(`source '${options.source}' cannot be read: ${(err as Error).message}`, { cause: err });
   });
-  if (!info.isBlockDevice() && !info.isFile()) {
-    throw new BackupSourceError(`source '${options.source}' is neither a block device nor a regular file`);
+  const isStream = info.isFIFO() || info.isCharacterDevice();
+  if (!info.isBlockDevice() && !info.isFile() && !isStream) {
+    throw new BackupSourceError(`source '${options.source}' is not a block device, a regular file or a pipe`);
   }
   const sourcePath = options.sourcePath ?? source;
   const tags = options.tags ?? {};
@@ -136,7 +141,7 @@ export async function backupBlock(repo: Repository, options: BackupOptions): Pro
     tags,
     matchTags: options.parentMatchTags,
   });
-  const size = info.isFile() ? Number(info.size) : await deviceSize(source, info);
+  const size = info.isFile() ? Number(info.size) : isStream ? 0 : await deviceSize(source, info);
   const stats = emptyStats();
   const meter = new ProgressMeter({ onProgress: options.onProgress, intervalMs: options.progressIntervalMs });
   meter.setTotal(size);
@@ -153,12 +158,15 @@ export async function backupBlock(repo: Repository, options: BackupOptions): Pro
         meter.add(bytes);
       },
     };
-    block = await repo.writeObject(readChunks(handle, sourcePath, size, counter, options.signal), {
-      sizeHint: size,
+    block = await repo.writeObject(readChunks(handle, sourcePath, size, counter, options.signal, isStream), {
+      ...(isStream ? {} : { sizeHint: size }),
       ...(options.signal ? { signal: options.signal } : {}),
     });
   } finally {
-    await handle.close().catch(() => {});
+    meter.stop();
+    // After a cancel a read may still be pending on the handle, and closing waits for it: do not wait then.
+    const closing = handle.close().catch(() => {});
+    if (!options.signal?.aborted) await closing;
   }
   options.signal?.throwIfAborted();
   stats.files = 1;

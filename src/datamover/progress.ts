@@ -24,6 +24,8 @@ export class ProgressMeter {
   readonly #listener: ProgressListener | undefined;
   readonly #intervalMs: number;
   readonly #now: () => number;
+  /** A report held back by the throttle is made when the interval ends, so a stall still shows the latest bytes. */
+  #trailing: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: ProgressMeterOptions = {}) {
     this.#listener = options.onProgress;
@@ -48,6 +50,7 @@ export class ProgressMeter {
 
   /** Reports the final figures regardless of the throttle (unless they were just reported). */
   finish(): void {
+    this.#cancelTrailing();
     const last = this.#lastReported;
     const now = this.snapshot;
     if (last !== undefined && last.bytesDone === now.bytesDone && last.totalBytes === now.totalBytes) return;
@@ -57,11 +60,31 @@ export class ProgressMeter {
   #maybeReport(): void {
     if (!this.#listener) return;
     const now = this.#now();
-    if (now - this.#lastReport < this.#intervalMs) return;
-    this.#report(this.snapshot);
+    const wait = this.#intervalMs - (now - this.#lastReport);
+    if (wait <= 0) {
+      this.#report(this.snapshot);
+    } else if (this.#trailing === undefined) {
+      this.#trailing = setTimeout(() => {
+        this.#trailing = undefined;
+        this.#report(this.snapshot);
+      }, wait);
+      // Never keeps the process alive on its own.
+      this.#trailing.unref?.();
+    }
+  }
+
+  /** Drops a pending trailing report (the run ended or failed). */
+  stop(): void {
+    this.#cancelTrailing();
+  }
+
+  #cancelTrailing(): void {
+    if (this.#trailing !== undefined) clearTimeout(this.#trailing);
+    this.#trailing = undefined;
   }
 
   #report(progress: Progress): void {
+    this.#cancelTrailing();
     this.#lastReport = this.#now();
     this.#lastReported = progress;
     this.#listener?.(progress);

@@ -62,28 +62,33 @@ export async function restoreSnapshot(
   const meter = new ProgressMeter({ onProgress: options.onProgress, intervalMs: options.progressIntervalMs });
   const notice = options.onNotice ?? (() => {});
   const signal = options.signal ?? new AbortController().signal;
-  if (snapshot.source.volumeMode === "Block") {
-    await restoreBlock(repo, snapshot, options, stats, meter, signal);
-  } else {
-    if (snapshot.root === undefined) throw new Error(`snapshot ${snapshot.id} has no root tree`);
-    const target = resolve(options.target);
-    await prepareTargetDirectory(target, options.overwrite ?? false);
-    meter.setTotal(snapshot.stats.bytes);
-    if (!asRoot) notice("not running as root: restored files are owned by the current user, not their original owners");
-    const restorer = new TreeRestorer({
-      repo,
-      meter,
-      stats,
-      parallelFiles: options.parallelFiles ?? 4,
-      writeSparseFiles: options.writeSparseFiles ?? false,
-      overwrite: options.overwrite ?? false,
-      attributes: { chown: asRoot },
-      isRoot: asRoot,
-      signal,
-      onNotice: notice,
-    });
-    const walked = await restorer.restoreInto(target, snapshot.root);
-    await walked.done;
+  try {
+    if (snapshot.source.volumeMode === "Block") {
+      await restoreBlock(repo, snapshot, options, stats, meter, signal);
+    } else {
+      if (snapshot.root === undefined) throw new Error(`snapshot ${snapshot.id} has no root tree`);
+      const target = resolve(options.target);
+      await prepareTargetDirectory(target, options.overwrite ?? false);
+      meter.setTotal(snapshot.stats.bytes);
+      if (!asRoot)
+        notice("not running as root: restored files are owned by the current user, not their original owners");
+      const restorer = new TreeRestorer({
+        repo,
+        meter,
+        stats,
+        parallelFiles: options.parallelFiles ?? 4,
+        writeSparseFiles: options.writeSparseFiles ?? false,
+        overwrite: options.overwrite ?? false,
+        attributes: { chown: asRoot },
+        isRoot: asRoot,
+        signal,
+        onNotice: notice,
+      });
+      const walked = await restorer.restoreInto(target, snapshot.root);
+      await walked.done;
+    }
+  } finally {
+    meter.stop();
   }
   meter.finish();
   return { snapshot, stats };

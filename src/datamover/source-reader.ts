@@ -34,8 +34,8 @@ export interface ReadCounter {
 
 /**
  * Yields the file's bytes until end of file. `expectedSize` only sizes the first buffer: a file that grows or
- * shrinks while it is read is read as it is. On Linux a short read of a regular file means end of file, which
- * saves the final zero-length read for the many small files.
+ * shrinks while it is read is read as it is. On Linux a short read of a regular file or block device means end
+ * of file, which saves the final zero-length read; a pipe (`isStream`) may return less at any time.
  */
 export async function* readChunks(
   handle: FileHandle,
@@ -43,6 +43,7 @@ export async function* readChunks(
   expectedSize: number,
   counter: ReadCounter,
   signal?: AbortSignal,
+  isStream = false,
 ): AsyncGenerator<Uint8Array> {
   let position = 0;
   let wanted = expectedSize < readSize ? expectedSize + 1 : readSize;
@@ -51,7 +52,8 @@ export async function* readChunks(
     const buffer = Buffer.allocUnsafe(wanted);
     let bytesRead: number;
     try {
-      ({ bytesRead } = await handle.read(buffer, 0, wanted, position));
+      const read = handle.read(buffer, 0, wanted, isStream ? null : position);
+      ({ bytesRead } = signal === undefined ? await read : await abortable(read, signal));
     } catch (err) {
       throw new SourceReadError(path, err);
     }
@@ -59,7 +61,29 @@ export async function* readChunks(
     position += bytesRead;
     counter.onBytes(bytesRead);
     yield bytesRead === wanted ? buffer : buffer.subarray(0, bytesRead);
-    if (bytesRead < wanted) return;
+    if (bytesRead < wanted && !isStream) return;
     wanted = readSize;
   }
+}
+
+/**
+ * Settles with the read, or rejects as soon as the signal aborts: a read of a pipe or a stalled device may not
+ * return for a long time, and cancellation must not wait for it.
+ */
+function abortable<T>(operation: Promise<T>, signal: AbortSignal): Promise<T> {
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    operation.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
 }

@@ -125,4 +125,29 @@ describe("backup and restore with the in-memory repository double", () => {
     await restoreSnapshot(repo, snapshot.id, { target, overwrite: true });
     assert.deepEqual(describeTree(target), describeTree(source));
   });
+
+  it("an aborted backup rejects and saves no snapshot", async () => {
+    const repo = new InMemoryRepositoryDouble();
+    let release = () => {};
+    repo.writeGate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const controller = new AbortController();
+    const running = backupDirectory(repo, { source, signal: controller.signal, parallelFiles: 2 });
+    while (repo.writeObjectCalls === 0) await new Promise((resolve) => setImmediate(resolve));
+    controller.abort(new Error("canceled by the test"));
+    release();
+    await assert.rejects(running, /canceled by the test/);
+    assert.equal(repo.snapshots.length, 0);
+  });
+
+  it("an aborted restore rejects and leaves no file under its final name half-written", async () => {
+    const repo = new InMemoryRepositoryDouble();
+    const snapshot = await backupDirectory(repo, { source });
+    const controller = new AbortController();
+    const target = join(work, "aborted-restore");
+    controller.abort(new Error("stop"));
+    await assert.rejects(restoreSnapshot(repo, snapshot.id, { target, signal: controller.signal }), /stop/);
+    assert.deepEqual([...describeTree(target).keys()], []);
+  });
 });
