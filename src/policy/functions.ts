@@ -23,11 +23,13 @@ export function withClusterView<T>(view: ClusterView, run: () => T): T {
 }
 
 export function registerSkiffFunctions(env: Environment): void {
-  env.registerFunction("podSecurityViolations(dyn, string): list<dyn>", (object: unknown, level: string) => {
+  const violations = (object: unknown, level: string, version = "latest") => {
     const parsed = parseLevel(level);
     if (!parsed) throw new Error(`unknown Pod Security level "${level}" (privileged, baseline or restricted)`);
-    return toCel(evaluatePodSecurity(fromCel(object), parsed));
-  });
+    return toCel(evaluatePodSecurity(fromCel(object), parsed, version));
+  };
+  env.registerFunction("podSecurityViolations(dyn, string): list<dyn>", (o: unknown, l: string) => violations(o, l));
+  env.registerFunction("podSecurityViolations(dyn, string, string): list<dyn>", violations);
   env.registerFunction("isPodSecurityLevel(string): bool", (level: string) => parseLevel(level) !== undefined);
   env.registerFunction(
     "lookup(string, string, string, string): dyn",

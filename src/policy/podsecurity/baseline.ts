@@ -18,21 +18,30 @@ const allowedCapabilities = new Set([
   "SETUID",
   "SYS_CHROOT",
 ]);
-const allowedSeLinuxTypes = new Set(["", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"]);
-const safeSysctls = new Set([
-  "kernel.shm_rmid_forced",
-  "net.ipv4.ip_local_port_range",
-  "net.ipv4.ip_unprivileged_port_start",
-  "net.ipv4.tcp_syncookies",
-  "net.ipv4.ping_group_range",
-  "net.ipv4.ip_local_reserved_ports",
-  "net.ipv4.tcp_keepalive_time",
-  "net.ipv4.tcp_fin_timeout",
-  "net.ipv4.tcp_keepalive_intvl",
-  "net.ipv4.tcp_keepalive_probes",
-  "net.ipv4.tcp_rmem",
-  "net.ipv4.tcp_wmem",
-]);
+/** Allowed values by the policy version (Kubernetes minor) that introduced them. */
+const seLinuxTypesSince: [string, number][] = [
+  ["", 0],
+  ["container_t", 0],
+  ["container_init_t", 0],
+  ["container_kvm_t", 0],
+  ["container_engine_t", 31],
+];
+const safeSysctlsSince: [string, number][] = [
+  ["kernel.shm_rmid_forced", 0],
+  ["net.ipv4.ip_local_port_range", 0],
+  ["net.ipv4.ip_unprivileged_port_start", 0],
+  ["net.ipv4.tcp_syncookies", 0],
+  ["net.ipv4.ping_group_range", 0],
+  ["net.ipv4.ip_local_reserved_ports", 27],
+  ["net.ipv4.tcp_keepalive_time", 29],
+  ["net.ipv4.tcp_fin_timeout", 29],
+  ["net.ipv4.tcp_keepalive_intvl", 29],
+  ["net.ipv4.tcp_keepalive_probes", 29],
+  ["net.ipv4.tcp_rmem", 32],
+  ["net.ipv4.tcp_wmem", 32],
+];
+const allowedAt = (table: [string, number][], minor: number) =>
+  new Set(table.filter(([, since]) => since <= minor).map(([value]) => value));
 
 const v = (check: string, path: string, reason: string, fix: string): PodSecurityViolation => ({
   level: "baseline",
@@ -173,6 +182,7 @@ const appArmor: Check = (pod) => {
       ),
     );
   };
+  // The securityContext.appArmorProfile fields are checked at every policy version (as the plugin does).
   fieldCheck(podSecurityContext(pod).appArmorProfile, `${pod.specPath}.securityContext`, "the pod");
   for (const c of pod.containers)
     fieldCheck(sc(c).appArmorProfile, `${c.path}.securityContext`, `container "${c.name}"`);
@@ -185,7 +195,7 @@ const seLinuxOptions: Check = (pod) => {
     if (options === undefined || options === null) return;
     const o = asObject(options);
     const type = o.type === undefined || o.type === null ? "" : String(o.type);
-    if (!allowedSeLinuxTypes.has(type)) {
+    if (!allowedAt(seLinuxTypesSince, pod.minor).has(type)) {
       out.push(
         v(
           "seLinuxOptions",
@@ -236,8 +246,30 @@ const procMount: Check = (pod) =>
       ),
     );
 
+export const seccompPodAnnotation = "seccomp.security.alpha.kubernetes.io/pod";
+export const seccompContainerAnnotationPrefix = "container.seccomp.security.alpha.kubernetes.io/";
+
 const seccompBaseline: Check = (pod) => {
   const out: PodSecurityViolation[] = [];
+  if (pod.minor < 19) {
+    // Before policy version 1.19 the profile was set with annotations.
+    for (const [key, value] of Object.entries(asObject(pod.metadata.annotations))) {
+      if (
+        (key === seccompPodAnnotation || key.startsWith(seccompContainerAnnotationPrefix)) &&
+        value === "unconfined"
+      ) {
+        out.push(
+          v(
+            "seccompProfile",
+            `${pod.metadataPath}.annotations["${key}"]`,
+            "the seccomp annotation is unconfined",
+            "use runtime/default",
+          ),
+        );
+      }
+    }
+    return out;
+  }
   if (asObject(podSecurityContext(pod).seccompProfile).type === "Unconfined") {
     out.push(
       v(
@@ -266,7 +298,7 @@ const seccompBaseline: Check = (pod) => {
 const sysctls: Check = (pod) =>
   asArray(podSecurityContext(pod).sysctls).flatMap((s, i) => {
     const name = String(asObject(s).name ?? "");
-    if (safeSysctls.has(name)) return [];
+    if (allowedAt(safeSysctlsSince, pod.minor).has(name)) return [];
     return [
       v(
         "sysctls",
@@ -286,6 +318,7 @@ const handlerFields = [
 ] as const;
 const hostProbes: Check = (pod) => {
   const out: PodSecurityViolation[] = [];
+  if (pod.minor < 34) return out;
   for (const c of pod.containers) {
     for (const [field, sub] of handlerFields) {
       const handler = sub ? asObject(asObject(c.container[field])[sub]) : asObject(c.container[field]);

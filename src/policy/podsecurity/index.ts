@@ -4,7 +4,7 @@
  */
 import { baselineChecks } from "./baseline.ts";
 import { restrictedChecks } from "./restricted.ts";
-import { type PodSecurityLevel, type PodSecurityViolation, podSecurityLevels, podView } from "./types.ts";
+import { type PodSecurityLevel, type PodSecurityViolation, parseVersion, podSecurityLevels, podView } from "./types.ts";
 
 export type { PodSecurityLevel, PodSecurityViolation } from "./types.ts";
 export { podSecurityLevels } from "./types.ts";
@@ -23,11 +23,15 @@ export function parseLevel(value: unknown): PodSecurityLevel | undefined {
   return podSecurityLevels.find((l) => l === value);
 }
 
-/** Violations of `level` by a Pod, a pod template holder (Deployment, Job, ...) or a CronJob. */
-export function evaluatePodSecurity(object: unknown, level: PodSecurityLevel): PodSecurityViolation[] {
+/** Violations of `level` at policy `version` ("latest" or "v1.N") by a Pod, a pod template holder (Deployment, Job, ...) or a CronJob. */
+export function evaluatePodSecurity(
+  object: unknown,
+  level: PodSecurityLevel,
+  version = "latest",
+): PodSecurityViolation[] {
   if (level === "privileged") return [];
   const kind = (object as { kind?: unknown } | null)?.kind;
-  const pod = podView(object, specPathOf(kind));
+  const pod = podView(object, specPathOf(kind), parseVersion(version));
   const checks = level === "restricted" ? [...baselineChecks, ...restrictedChecks] : baselineChecks;
   return checks.flatMap((check) => check(pod));
 }

@@ -43,8 +43,11 @@ const restrictedVolumes: Check = (pod) =>
     ];
   });
 
+/** Windows pods are exempt from some checks from policy version 1.25. */
+const windowsExempt = (pod: PodView) => pod.isWindows && pod.minor >= 25;
+
 const allowPrivilegeEscalation: Check = (pod) => {
-  if (pod.isWindows) return [];
+  if (windowsExempt(pod)) return [];
   return pod.containers
     .filter((c) => sc(c).allowPrivilegeEscalation !== false)
     .map((c) =>
@@ -98,7 +101,7 @@ const runAsNonRoot: Check = (pod) => {
 };
 
 const runAsUser: Check = (pod) => {
-  if (pod.userNamespace) return [];
+  if (pod.userNamespace || pod.minor < 23) return [];
   const out: PodSecurityViolation[] = [];
   if (podSecurityContext(pod).runAsUser === 0) {
     out.push(
@@ -127,7 +130,8 @@ const runAsUser: Check = (pod) => {
 
 const validSeccomp = (type: unknown) => type === "RuntimeDefault" || type === "Localhost";
 const seccompRestricted: Check = (pod) => {
-  if (pod.isWindows) return [];
+  if (windowsExempt(pod)) return [];
+  if (pod.minor < 19) return seccompAnnotationsRestricted(pod);
   const out: PodSecurityViolation[] = [];
   const podProfile = podSecurityContext(pod).seccompProfile;
   let podSet = false;
@@ -173,7 +177,7 @@ const seccompRestricted: Check = (pod) => {
 };
 
 const capabilitiesRestricted: Check = (pod) => {
-  if (pod.isWindows) return [];
+  if (windowsExempt(pod) || pod.minor < 22) return [];
   const out: PodSecurityViolation[] = [];
   for (const c of pod.containers) {
     const capabilities = asObject(sc(c).capabilities);
@@ -204,6 +208,26 @@ const capabilitiesRestricted: Check = (pod) => {
   }
   return out;
 };
+
+/** Before policy version 1.19: a runtime/default, docker/default or localhost/ annotation on the pod or every container. */
+function seccompAnnotationsRestricted(pod: PodView): PodSecurityViolation[] {
+  const annotations = asObject(pod.metadata.annotations);
+  const confined = (value: unknown) =>
+    value === "runtime/default" ||
+    value === "docker/default" ||
+    (typeof value === "string" && value.startsWith("localhost/"));
+  if (confined(annotations["seccomp.security.alpha.kubernetes.io/pod"])) return [];
+  return pod.containers
+    .filter((c) => !confined(annotations[`container.seccomp.security.alpha.kubernetes.io/${c.name}`]))
+    .map((c) =>
+      v(
+        "seccompProfile",
+        `${pod.metadataPath}.annotations["seccomp.security.alpha.kubernetes.io/pod"]`,
+        `container "${c.name}" has no confining seccomp annotation`,
+        "annotate the pod with seccomp.security.alpha.kubernetes.io/pod: runtime/default",
+      ),
+    );
+}
 
 /** Baseline lets a user-namespaced pod unmask /proc; restricted still requires the default mount. */
 const procMountRestricted: Check = (pod) => {

@@ -36,10 +36,18 @@ export interface PodView {
   isWindows: boolean;
   /**
    * spec.hostUsers=false: the pod runs in a user namespace, where UID 0 and an unmasked /proc are not the node's.
-   * The plugin (UserNamespacesPodSecurityStandards, on in current releases) relaxes runAsNonRoot, runAsUser and,
-   * at baseline, procMount for such pods.
+   * From policy version 1.35 the plugin relaxes runAsNonRoot, runAsUser and, at baseline, procMount for such
+   * pods. True only when the relaxation applies.
    */
   userNamespace: boolean;
+  /** Policy version as a Kubernetes minor (1.N → N); Infinity for "latest". */
+  minor: number;
+}
+
+/** "latest", "v1.30", or anything else (treated as latest, as the plugin does for an unparsable version). */
+export function parseVersion(version: string | undefined): number {
+  const match = /^v1\.(\d+)$/.exec(version ?? "");
+  return match ? Number(match[1]) : Number.POSITIVE_INFINITY;
 }
 
 export function asObject(value: unknown): Json {
@@ -50,7 +58,7 @@ export function asArray(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];
 }
 
-export function podView(object: unknown, specPath = "spec"): PodView {
+export function podView(object: unknown, specPath = "spec", minor = Number.POSITIVE_INFINITY): PodView {
   const segments = specPath.split(".");
   const metadataPath = [...segments.slice(0, -1), "metadata"].join(".");
   const at = (path: string[]) => path.reduce<Json>((node, key) => asObject(node[key]), asObject(object));
@@ -64,6 +72,7 @@ export function podView(object: unknown, specPath = "spec"): PodView {
     });
   }
   const isWindows = asObject(spec.os).name === "windows";
-  const userNamespace = spec.hostUsers === false;
-  return { metadata, metadataPath, spec, specPath, containers, isWindows, userNamespace };
+  // The relaxations for user-namespaced pods apply from policy version 1.35.
+  const userNamespace = spec.hostUsers === false && minor >= 35;
+  return { metadata, metadataPath, spec, specPath, containers, isWindows, userNamespace, minor };
 }

@@ -1,7 +1,7 @@
 /**
  * Pod Security agreement: every pod of the corpus is created with dryRun=All in namespaces enforcing baseline
- * and restricted on a real kube-apiserver, whose built-in PodSecurity plugin decides; Skiff's module must agree
- * on allow/deny for every case.
+ * and restricted (at several policy versions) on a real kube-apiserver, whose built-in PodSecurity plugin
+ * decides; Skiff's module must agree on allow/deny for every case.
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -21,18 +21,34 @@ const cases = JSON.parse(
 
 let cluster: Cluster;
 let core: CoreV1Api;
-const namespaces: Record<"baseline" | "restricted", string> = { baseline: "", restricted: "" };
+/**
+ * Policy versions to compare at: latest, plus versions before checks changed (1.30: before container_engine_t,
+ * tcp_rmem/wmem, probe hosts; 1.24: before the Windows exemptions and with the older sysctl set).
+ */
+const versions = ["latest", "v1.30", "v1.24"] as const;
+const levels = ["baseline", "restricted"] as const;
+const namespaces = new Map<string, string>();
+const key = (level: string, version: string) => `${level}@${version}`;
 
 before(async () => {
   cluster = await useCluster();
   core = cluster.kubeConfig.makeApiClient(CoreV1Api);
-  for (const level of ["baseline", "restricted"] as const) {
-    namespaces[level] = await cluster.newNamespace(`psa-${level}`, { "pod-security.kubernetes.io/enforce": level });
+  for (const level of levels) {
+    for (const version of versions) {
+      const labels = {
+        "pod-security.kubernetes.io/enforce": level,
+        "pod-security.kubernetes.io/enforce-version": version,
+      };
+      namespaces.set(
+        key(level, version),
+        await cluster.newNamespace(`psa-${level}-${version.replace(".", "-")}`, labels),
+      );
+    }
   }
 });
 
 after(async () => {
-  for (const name of Object.values(namespaces)) if (name) await core.deleteNamespace({ name }).catch(() => {});
+  for (const name of namespaces.values()) await core.deleteNamespace({ name }).catch(() => {});
   await cluster?.stop();
 });
 
@@ -57,29 +73,31 @@ test("Skiff's Pod Security evaluation agrees with the API server's PodSecurity p
   const invalid: string[] = [];
   let compared = 0;
   for (const [i, c] of cases.entries()) {
-    for (const level of ["baseline", "restricted"] as const) {
-      const pod = {
-        apiVersion: "v1",
-        kind: "Pod",
-        metadata: { name: `case-${i}`, ...c.pod.metadata },
-        spec: c.pod.spec,
-      } as unknown as V1Pod;
-      const server = await apiserverVerdict(pod, namespaces[level]);
-      if (server.verdict === "invalid") {
-        invalid.push(`${c.name} (${level}): ${server.message.slice(0, 200)}`);
-        continue;
-      }
-      compared++;
-      const violations = evaluatePodSecurity(pod, level);
-      const ours = violations.length === 0 ? "allow" : "deny";
-      if (ours !== server.verdict) {
-        disagreements.push(
-          `${c.name} (${level}): apiserver ${server.verdict} ${server.message.slice(0, 300)}; skiff ${ours} ${JSON.stringify(violations.map((v) => v.check))}`,
-        );
+    for (const level of levels) {
+      for (const version of versions) {
+        const pod = {
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name: `case-${i}`, ...c.pod.metadata },
+          spec: c.pod.spec,
+        } as unknown as V1Pod;
+        const server = await apiserverVerdict(pod, namespaces.get(key(level, version)) as string);
+        if (server.verdict === "invalid") {
+          invalid.push(`${c.name} (${level}@${version}): ${server.message.slice(0, 200)}`);
+          continue;
+        }
+        compared++;
+        const violations = evaluatePodSecurity(pod, level, version);
+        const ours = violations.length === 0 ? "allow" : "deny";
+        if (ours !== server.verdict) {
+          disagreements.push(
+            `${c.name} (${level}@${version}): apiserver ${server.verdict} ${server.message.slice(0, 300)}; skiff ${ours} ${JSON.stringify(violations.map((v) => v.check))}`,
+          );
+        }
       }
     }
   }
   assert.deepEqual(invalid, [], "corpus pods must be valid so that only Pod Security decides");
   assert.deepEqual(disagreements, []);
-  assert.equal(compared, cases.length * 2);
+  assert.equal(compared, cases.length * levels.length * versions.length);
 });
