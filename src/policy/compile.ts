@@ -150,6 +150,14 @@ function compileOne(
   };
   const matchConditions = compileNamed(spec.matchConditions, "matchConditions", "bool");
   const variables = compileNamed(spec.variables, "variables", "any");
+  const ruleNames = new Set<string>();
+  const uniqueRule = (name: string, path: string) => {
+    // Rule names key results and audit annotations: a duplicate would make them ambiguous.
+    if (ruleNames.has(name)) errors.push({ ...locate(doc.source, path), message: `duplicate rule name "${name}"` });
+    ruleNames.add(name);
+  };
+  (spec.validate ?? []).forEach((rule, i) => uniqueRule(rule.name, `/spec/validate/${i}/name`));
+  (spec.mutate ?? []).forEach((rule, i) => uniqueRule(rule.name, `/spec/mutate/${i}/name`));
   const validations: CompiledValidation[] = [];
   (spec.validate ?? []).forEach((rule, i) => {
     const expression = compile(rule.expression, "bool", `/spec/validate/${i}/expression`);

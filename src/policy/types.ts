@@ -5,8 +5,9 @@
 export type RuleAction = "Deny" | "Warn" | "Audit";
 
 export interface RuleResult {
-  /** "<policy name>/<rule name>" */
+  /** The policy's id: "name" for a ClusterBackupPolicy, "namespace/name" for a BackupPolicy. */
   policy: string;
+  /** The rule name, or "params", "matchConditions/<name>", "evaluation" for failures outside rules. */
   rule: string;
   outcome: "pass" | "fail" | "skip" | "error" | "mutated";
   action?: RuleAction;

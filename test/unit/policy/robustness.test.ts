@@ -184,3 +184,57 @@ test("compile errors: wrong result type and over-long expressions", () => {
   assert.match(errors[0]?.message ?? "", /must return bool, but returns string/);
   assert.match(errors[1]?.message ?? "", /must NOT have more than 5000 characters/);
 });
+
+test("duplicate rule names are compile errors", () => {
+  const { set, errors } = compilePolicySet([
+    policy("dupes", {
+      validate: [
+        { name: "same", expression: "true" },
+        { name: "same", expression: "true", action: "Warn" },
+      ],
+    }),
+  ]);
+  assert.equal(set.policies.length, 0);
+  assert.equal(errors[0]?.path, "/spec/validate/1/name");
+  assert.match(errors[0]?.message ?? "", /duplicate rule name "same"/);
+});
+
+test("fuzzed requests never throw", () => {
+  const { set } = compilePolicySet([
+    policy("fuzz", {
+      match: {
+        resources: [{ group: "*", kinds: ["*"], subresources: ["*"] }],
+        operations: ["*"],
+        excludedNamespaces: [],
+      },
+      variables: [{ name: "n", expression: "object.metadata.name" }],
+      validate: [{ name: "named", expression: "variables.n.size() < 10", messageExpression: "'long: ' + variables.n" }],
+      mutate: [
+        { name: "label", patch: [{ op: "add", path: "/metadata/labels/fuzz", valueExpression: "variables.n" }] },
+      ],
+    }),
+  ]);
+  const values: unknown[] = [null, 0, -1.5, "", "x", true, [], {}, [1, "a"], { a: { b: null } }, 2 ** 60];
+  let seed = 7;
+  const pick = <T>(list: T[]): T => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return list[seed % list.length] as T;
+  };
+  for (let i = 0; i < 300; i++) {
+    const request = {
+      uid: pick(values),
+      operation: pick(["CREATE", "UPDATE", "DELETE", "CONNECT", "x", null]),
+      kind: pick([{ group: "", version: "v1", kind: "ConfigMap" }, { kind: pick(values) }, pick(values)]),
+      namespace: pick(["app", "", null, 5]),
+      subResource: pick(["", "status", null]),
+      object: pick([{ metadata: { name: pick(values) } }, { metadata: pick(values) }, pick(values)]),
+      oldObject: pick(values),
+      dryRun: pick(values),
+    };
+    for (const phase of ["mutate", "validate"] as const) {
+      const decision = evaluateAdmission(set, request, staticClusterView([]), phase);
+      assert.equal(typeof decision.allowed, "boolean");
+      assert.ok(Array.isArray(decision.patch) && Array.isArray(decision.warnings));
+    }
+  }
+});
