@@ -156,8 +156,8 @@ function compileOne(
     if (ruleNames.has(name)) errors.push({ ...locate(doc.source, path), message: `duplicate rule name "${name}"` });
     ruleNames.add(name);
   };
-  (spec.validate ?? []).forEach((rule, i) => uniqueRule(rule.name, `/spec/validate/${i}/name`));
-  (spec.mutate ?? []).forEach((rule, i) => uniqueRule(rule.name, `/spec/mutate/${i}/name`));
+  for (const [i, rule] of (spec.validate ?? []).entries()) uniqueRule(rule.name, `/spec/validate/${i}/name`);
+  for (const [i, rule] of (spec.mutate ?? []).entries()) uniqueRule(rule.name, `/spec/mutate/${i}/name`);
   const validations: CompiledValidation[] = [];
   (spec.validate ?? []).forEach((rule, i) => {
     const expression = compile(rule.expression, "bool", `/spec/validate/${i}/expression`);
