@@ -17,6 +17,8 @@ const { values } = parseArgs({
     kind: { type: "string", default: "mixed" },
     workers: { type: "string" },
     dir: { type: "string" },
+    // Allocate every source piece afresh (as a naive reader does) instead of reusing a few buffers.
+    fresh: { type: "boolean", default: false },
   },
 });
 const total = Number(values["size-mb"]) * 1024 * 1024;
@@ -35,6 +37,8 @@ const textPool = Buffer.alloc(64 << 20);
   }
 }
 
+const ring = [Buffer.alloc(PIECE), Buffer.alloc(PIECE)];
+
 async function* source(kind: string): AsyncIterable<Uint8Array> {
   let sent = 0;
   let n = 0;
@@ -42,7 +46,9 @@ async function* source(kind: string): AsyncIterable<Uint8Array> {
     const useText = kind === "text" || (kind === "mixed" && sent >= total / 2);
     const pool = useText ? textPool : randomPool;
     const start = (n * 4099 * 16 + (useText ? 0 : n * 13)) % (pool.length - PIECE);
-    const piece = Buffer.from(pool.subarray(start, start + PIECE));
+    // The repository copies what it is given, so a reader may reuse its buffers.
+    const piece = values.fresh ? Buffer.allocUnsafe(PIECE) : ring[n % ring.length]!;
+    pool.copy(piece, 0, start, start + PIECE);
     piece.writeUInt32LE(n++, 0); // every piece differs
     if (!useText) randomBytes(4096).copy(piece, 4096 * (n % 200));
     sent += piece.length;
@@ -61,6 +67,7 @@ try {
   const store = await openFilesystemStore(repoDir, { create: true });
   const repo = await initRepository(store, "bench", { ...options, lockSettleMs: 0 });
   let t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const ref = await repo.writeObject(source(values.kind ?? "mixed"));
   await repo.saveSnapshot({
     startTime: new Date().toISOString(),
@@ -72,6 +79,8 @@ try {
     stats: { files: 1, dirs: 0, bytes: total, bytesRead: total, bytesStored: 0, errors: 0 },
   });
   const writeSeconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const writeCpuSeconds = (cpu.user + cpu.system) / 1e6;
   await repo.close();
   let stored = 0;
   for await (const info of store.list("")) stored += info.size;
@@ -90,6 +99,9 @@ try {
       sizeMiB: total / 1048576,
       writeMBps: Math.round(mb / writeSeconds),
       readMBps: Math.round(mb / readSeconds),
+      // CPU seconds (all threads) per second of writing: how many cores the write kept busy.
+      writeCores: Number((writeCpuSeconds / writeSeconds).toFixed(2)),
+      writeCpuMBps: Math.round(mb / writeCpuSeconds),
       storedMiB: Math.round(stored / 1048576),
       peakRssMiB: Math.round(peakRss / 1048576),
     }),

@@ -1,9 +1,11 @@
 /**
  * Exit codes and messages of the `skiff repo` commands, so scripts can tell the failures apart:
- * 0 done, 1 failed (or verify found problems), 2 usage error, 3 wrong password, 4 no repository or an
- * unsupported format, 5 repository locked by another process.
+ * 0 done, 1 failed (or verify found problems), 2 usage error, 3 wrong password, 4 no repository there (missing
+ * directory or bucket, no config, unsupported format), 5 repository locked by another process.
  */
 
+import { LocationNotFoundError } from "../objectstore/filesystem.ts";
+import { S3StoreError } from "../objectstore/s3-errors.ts";
 import { NotARepositoryError, UnsupportedFormatError, WrongPasswordError } from "../repository/config.ts";
 import { LockConflictError } from "../repository/locks.ts";
 import { RepositoryExistsError } from "../repository/open.ts";
@@ -14,7 +16,14 @@ export const EXIT = { ok: 0, failed: 1, usage: 2, password: 3, notRepository: 4,
 
 export function exitCodeFor(err: unknown): number {
   if (err instanceof WrongPasswordError) return EXIT.password;
-  if (err instanceof NotARepositoryError || err instanceof UnsupportedFormatError) return EXIT.notRepository;
+  if (
+    err instanceof NotARepositoryError ||
+    err instanceof UnsupportedFormatError ||
+    err instanceof LocationNotFoundError ||
+    (err instanceof S3StoreError && err.code === "NoSuchBucket")
+  ) {
+    return EXIT.notRepository;
+  }
   if (err instanceof RepositoryExistsError) return EXIT.failed;
   if (err instanceof LockConflictError) return EXIT.locked;
   return EXIT.failed;

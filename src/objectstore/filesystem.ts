@@ -13,6 +13,14 @@ import { type ObjectInfo, ObjectNotFoundError, type ObjectStore } from "./types.
 
 const TEMP_PREFIX = ".tmp-";
 
+/** The repository directory does not exist (and was not to be created). */
+export class LocationNotFoundError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "LocationNotFoundError";
+  }
+}
+
 export interface FilesystemStoreOptions {
   /** Create the directory when it does not exist (repository init); otherwise a missing directory is an error. */
   create?: boolean;
@@ -25,7 +33,7 @@ export async function openFilesystemStore(
   const root = resolve(directory);
   if (options.create) await mkdir(root, { recursive: true });
   const info = await stat(root).catch(() => undefined);
-  if (info === undefined) throw new Error(`repository directory ${root} does not exist`);
+  if (info === undefined) throw new LocationNotFoundError(`repository directory ${root} does not exist`);
   if (!info.isDirectory()) throw new Error(`repository location ${root} is not a directory`);
   return new FilesystemStore(root);
 }

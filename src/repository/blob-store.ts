@@ -75,7 +75,7 @@ export class BlobStore {
 
   constructor(settings: BlobStoreSettings) {
     this.settings = settings;
-    this.packBuffers = new BufferPool(packBufferSize(settings.packSize), settings.maxUploads + 2);
+    this.packBuffers = new BufferPool(packBufferSize(settings.packSize), settings.maxUploads + 1);
   }
 
   get store(): ObjectStore {
@@ -159,38 +159,43 @@ export class BlobStore {
       throw new Error("an earlier pack upload failed; nothing more is written", { cause: this.failure });
   }
 
-  /** The open pack of `kind` with room for `length` more bytes (closing the current one if it is too full). */
-  private async builderFor(kind: PackKind, length: number): Promise<PackBuilder> {
-    let builder = this.building[kind];
-    // A loop: while this waits for an upload slot, other callers may open (and fill) the next pack.
-    while (builder !== undefined && builder.size + length > builder.buffer.length) {
-      await this.finishPack(kind);
-      builder = this.building[kind];
+  /**
+   * Runs `write` on the open pack of `kind` once it has room for `length` more bytes (closing full packs, which
+   * may wait for an upload slot). `write` runs synchronously right after the check, so concurrent callers
+   * cannot change the pack in between.
+   */
+  private async place(kind: PackKind, length: number, write: (builder: PackBuilder) => void): Promise<void> {
+    for (;;) {
+      let builder = this.building[kind];
+      if (builder !== undefined && builder.size + length > builder.buffer.length) {
+        await this.finishPack(kind);
+        continue;
+      }
+      if (builder === undefined) {
+        const number = this.packNumber(newPackId(), kind);
+        this.packs[number]!.state = "building";
+        const fits = length <= this.packBuffers.size;
+        const buffer = fits ? this.packBuffers.take() : Buffer.allocUnsafe(length);
+        builder = { number, buffer, pooled: fits, size: 0, entries: [] };
+        this.building[kind] = builder;
+      }
+      write(builder);
+      if (builder.size >= this.settings.packSize) await this.finishPack(kind);
+      return;
     }
-    if (builder === undefined) {
-      const number = this.packNumber(newPackId(), kind);
-      this.packs[number]!.state = "building";
-      const fits = length <= this.packBuffers.size;
-      const buffer = fits ? this.packBuffers.take() : Buffer.allocUnsafe(length);
-      builder = { number, buffer, pooled: fits, size: 0, entries: [] };
-      this.building[kind] = builder;
-    }
-    return builder;
   }
 
   /** Appends a sealed record to the open pack of `kind` and records it in the table. */
   async add(kind: PackKind, id: Buffer, record: Buffer): Promise<void> {
     this.checkHealthy();
-    if (this.table.find(id) >= 0) return; // another caller stored the same content meanwhile
-    const builder = await this.builderFor(kind, record.length);
-    const { added } = this.table.insert(id, builder.number, builder.size, record.length);
-    if (!added) return;
-    this.append(kind, builder, id, record);
-    if (builder.size >= this.settings.packSize) await this.finishPack(kind);
+    await this.place(kind, record.length, (builder) => {
+      const { added } = this.table.insert(id, builder.number, builder.size, record.length);
+      // Another caller may have stored the same content meanwhile.
+      if (added) this.append(builder, id, record);
+    });
   }
 
-  private append(kind: PackKind, builder: PackBuilder, id: Buffer, record: Buffer): void {
-    if (this.building[kind] !== builder) throw new Error("pack builder changed while appending");
+  private append(builder: PackBuilder, id: Buffer, record: Buffer): void {
     record.copy(builder.buffer, builder.size);
     builder.entries.push({ id, offset: builder.size, length: record.length });
     builder.size += record.length;
@@ -199,10 +204,10 @@ export class BlobStore {
   /** Appends an existing record (pack rewrite) and points the blob's table slot at its new place. */
   async relocate(kind: PackKind, slot: number, record: Buffer): Promise<void> {
     this.checkHealthy();
-    const builder = await this.builderFor(kind, record.length);
-    this.table.relocate(slot, builder.number, builder.size, record.length);
-    this.append(kind, builder, this.table.idOf(slot), record);
-    if (builder.size >= this.settings.packSize) await this.finishPack(kind);
+    await this.place(kind, record.length, (builder) => {
+      this.table.relocate(slot, builder.number, builder.size, record.length);
+      this.append(builder, this.table.idOf(slot), record);
+    });
   }
 
   /** Packs uploaded but not yet named by an index file written by this process. */

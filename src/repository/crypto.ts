@@ -7,7 +7,14 @@
  * HMAC-SHA256(encryptionKey, blobId), so a nonce collision can only matter within one content; the
  * associated data is the blob id and the flags, which binds a record to the id the index gives it.
  */
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  createSecretKey,
+  type KeyObject,
+  randomBytes,
+} from "node:crypto";
 import { constants, zstdCompressSync, zstdDecompressSync } from "node:zlib";
 
 export const BLOB_ID_BYTES = 16;
@@ -17,14 +24,21 @@ const MAX_PLAIN = 256 * 1024 * 1024;
 
 export interface RepositoryKeys {
   /** Derives per-blob AES keys. */
-  encryption: Buffer;
+  encryption: KeyObject;
   /** Keys the content ids. */
-  mac: Buffer;
+  mac: KeyObject;
+  /** The MAC key's bytes (the chunker derives its gear table from them). */
+  macBytes: Buffer;
 }
 
 export function splitMasterKey(master: Buffer): RepositoryKeys {
   if (master.length !== 64) throw new Error("master key must be 64 bytes");
-  return { encryption: master.subarray(0, 32), mac: master.subarray(32, 64) };
+  // Key objects, made once: passing raw bytes makes node:crypto build a key for every call.
+  return {
+    encryption: createSecretKey(master.subarray(0, 32)),
+    mac: createSecretKey(master.subarray(32, 64)),
+    macBytes: Buffer.from(master.subarray(32, 64)),
+  };
 }
 
 /** The content id: HMAC-SHA256 with the repository's MAC key, truncated to 128 bits. */

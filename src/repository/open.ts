@@ -38,7 +38,7 @@ export interface RepositoryOptions {
   lockSettleMs?: number;
   /** How long a writer waits for an exclusive (maintenance) lock to go. Default 10 minutes. */
   lockWaitMs?: number;
-  /** Pack uploads in flight at once. Default 4. */
+  /** Pack uploads in flight at once. Default 3. */
   maxUploads?: number;
   /** Chunk bytes in flight between the chunker and the packs. Default 64 MiB. */
   inflightMB?: number;
@@ -121,7 +121,7 @@ async function assemble(
     pool,
     cache,
     packSize: config.packSize,
-    maxUploads: options.maxUploads ?? 4,
+    maxUploads: options.maxUploads ?? 3,
   });
   try {
     await blobs.loadIndex();
@@ -133,7 +133,7 @@ async function assemble(
     store,
     config,
     keys,
-    gear: gearTable(keys.mac),
+    gear: gearTable(keys.macBytes),
     blobs,
     pool,
     cache,

@@ -1,0 +1,65 @@
+import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import { test } from "node:test";
+import "../../../src/cli/register.ts";
+import { runCli } from "../../../src/cli/run.ts";
+import { tempDir } from "./helpers.ts";
+
+async function skiff(argv: string[], env: NodeJS.ProcessEnv = {}) {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = "";
+  let err = "";
+  stdout.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  stderr.on("data", (d: Buffer) => {
+    err += d.toString();
+  });
+  const code = await runCli({ argv, stdout, stderr, env });
+  return { code, out, err };
+}
+
+test("repo init, connect, snapshots, verify and maintenance with clear errors and exit codes", async (t) => {
+  const dir = await tempDir(t);
+  const repo = join(dir, "repo");
+  const pw = join(dir, "pw");
+  const wrong = join(dir, "wrong");
+  await writeFile(pw, "s3cret\n");
+  await writeFile(wrong, "nope\n");
+
+  const init = await skiff(["repo", "init", "--repo", repo, "--password-file", pw]);
+  assert.equal(init.code, 0, init.err);
+  assert.match(init.out, /created repository/);
+  assert.equal((await skiff(["repo", "init", "--repo", repo, "--password-file", pw])).code, 1);
+
+  const connect = await skiff(["repo", "connect", `--repo=file://${repo}`, "--json"], {
+    SKIFF_REPO_PASSWORD: "s3cret",
+  });
+  assert.equal(connect.code, 0, connect.err);
+  assert.equal(JSON.parse(connect.out).format, "skiff-repository v1");
+
+  const bad = await skiff(["repo", "snapshots", "--repo", repo, "--password-file", wrong]);
+  assert.equal(bad.code, 3);
+  assert.match(bad.err, /wrong password/);
+  const missing = await skiff(["repo", "snapshots", "--repo", join(dir, "none"), "--password-file", pw]);
+  assert.equal(missing.code, 4);
+  assert.match(missing.err, /does not exist/);
+  const noPassword = await skiff(["repo", "snapshots", "--repo", repo]);
+  assert.equal(noPassword.code, 1);
+  assert.match(noPassword.err, /SKIFF_REPO_PASSWORD/);
+  assert.equal((await skiff(["repo", "snapshots", "--password-file", pw])).code, 2);
+
+  const list = await skiff(["repo", "snapshots", "--repo", repo, "--password-file", pw, "--json"]);
+  assert.deepEqual(JSON.parse(list.out), []);
+  const table = await skiff(["repo", "snapshots", "--repo", repo, "--password-file", pw]);
+  assert.match(table.out, /^ID\s+TIME\s+HOST/);
+  const verify = await skiff(["repo", "verify", "--repo", repo, "--password-file", pw, "--read-data"]);
+  assert.equal(verify.code, 0, verify.err);
+  assert.match(verify.out, /no problems found/);
+  const maintenance = await skiff(["repo", "maintenance", "--repo", repo, "--password-file", pw, "--json"]);
+  assert.equal(maintenance.code, 0, maintenance.err);
+  assert.equal(JSON.parse(maintenance.out).indexFilesAfter, 0);
+});
