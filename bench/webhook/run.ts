@@ -53,6 +53,7 @@ async function engineThroughput(dir: string) {
   });
   const outcomes = work.map((w) => store.evaluate(w.request, w.phase));
   const started = process.hrtime.bigint();
+  const cpuStart = process.cpuUsage();
   let n = 0;
   const deadline = started + BigInt(Math.min(seconds, 5)) * 1_000_000_000n;
   while (process.hrtime.bigint() < deadline) {
@@ -60,30 +61,53 @@ async function engineThroughput(dir: string) {
     n += work.length;
   }
   const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
-  return { policies: store.current().set?.policies.length ?? 0, perSecond: n / elapsed, outcomes };
+  const used = process.cpuUsage(cpuStart);
+  const cpuSeconds = (used.user + used.system) / 1e6;
+  return {
+    policies: store.current().set?.policies.length ?? 0,
+    perSecond: n / elapsed,
+    perCpuSecond: n / cpuSeconds,
+    outcomes,
+  };
 }
 
 async function startServer(mode: "noop" | "policies", dir: string, workers: number) {
   const child = spawn(
     process.execPath,
     [join(here, "server.ts"), "--mode", mode, "--policy-dir", dir, "--workers", String(workers)],
-    { stdio: ["ignore", "pipe", "inherit"] },
+    { stdio: ["pipe", "pipe", "inherit"] },
   );
-  const port = await new Promise<number>((resolve, reject) => {
-    let text = "";
-    child.stdout.on("data", (d: Buffer) => {
-      text += d.toString();
-      const line = text.split("\n").find((l) => l.startsWith("{"));
-      if (line) resolve((JSON.parse(line) as { port: number }).port);
-    });
-    child.once("exit", (code) => reject(new Error(`benchmark server exited with ${code}`)));
+  // The child answers on stdout with one JSON line per message: {"port"} once, then {"cpu"} when asked.
+  const waiters: ((message: { port?: number; cpu?: number }) => void)[] = [];
+  let buffered = "";
+  child.stdout.on("data", (d: Buffer) => {
+    buffered += d.toString();
+    let nl = buffered.indexOf("\n");
+    while (nl >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      if (line.startsWith("{")) waiters.shift()?.(JSON.parse(line));
+      nl = buffered.indexOf("\n");
+    }
   });
+  const next = () =>
+    new Promise<{ port?: number; cpu?: number }>((resolve, reject) => {
+      waiters.push(resolve);
+      child.once("exit", (code) => reject(new Error(`benchmark server exited with ${code}`)));
+    });
+  const port = (await next()).port as number;
+  /** CPU time the server has used so far, in microseconds. */
+  const cpu = async () => {
+    const reply = next();
+    child.stdin.write("cpu\n");
+    return (await reply).cpu as number;
+  };
   const stop = () =>
     new Promise<void>((resolve) => {
       child.once("exit", () => resolve());
       child.kill("SIGTERM");
     });
-  return { port, stop };
+  return { port, stop, cpu };
 }
 
 interface Figures {
@@ -91,6 +115,7 @@ interface Figures {
   p50: number;
   p99: number;
   errors: number;
+  total: number;
 }
 
 async function load(port: number, options: { connections: number; rate?: number; duration: number }): Promise<Figures> {
@@ -112,6 +137,7 @@ async function load(port: number, options: { connections: number; rate?: number;
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.timeouts + result.non2xx,
+    total: result.requests.total,
   };
 }
 
@@ -119,9 +145,12 @@ async function measure(mode: "noop" | "policies", dir: string, workers: number) 
   const server = await startServer(mode, dir, workers);
   try {
     await load(server.port, { connections: 16, duration: 2 }); // warm-up: JIT, TLS sessions
+    const cpuBefore = await server.cpu();
     const max = await load(server.port, { connections: 16, duration: seconds });
+    // Server CPU per review: the capacity figure that does not depend on what else runs on the machine.
+    const cpuPerReview = ((await server.cpu()) - cpuBefore) / max.total;
     const fixed = await load(server.port, { connections: 16, rate: 1000, duration: seconds });
-    return { max, fixed };
+    return { max, fixed, cpuPerReview };
   } finally {
     await server.stop();
   }
@@ -135,7 +164,9 @@ try {
   const engine = await engineThroughput(dir);
   const verdicts = engine.outcomes.map((d) => (d.allowed ? (d.patch.length ? "patched" : "allowed") : "denied"));
   console.log(`policies loaded: ${engine.policies} (shipped + 20 generated); review mix: ${verdicts.join(", ")}`);
-  console.log(`engine in-process: ${fmt(engine.perSecond)} evaluations/s (one core, no HTTP)`);
+  console.log(
+    `engine in-process: ${fmt(engine.perSecond)} evaluations/s wall clock, ${fmt(engine.perCpuSecond)} per CPU-second (no HTTP)`,
+  );
   const rows: [string, Awaited<ReturnType<typeof measure>>][] = [];
   rows.push(["no-op handler, 1 process", await measure("noop", dir, 1)]);
   rows.push(["policies, 1 process", await measure("policies", dir, 1)]);
@@ -143,11 +174,14 @@ try {
     rows.push([`policies, ${clusterWorkers} workers`, await measure("policies", dir, clusterWorkers)]);
   console.log("");
   console.log(`HTTPS keep-alive, 16 connections, ${seconds}s per run (load generator in this process)`);
-  console.log("server                       max req/s   p50 ms  p99 ms | at 1,000/s: p99 ms  errors");
+  console.log(
+    "server                       max req/s   p50 ms  p99 ms  server CPU µs/review (= reviews/s per core) | at 1,000/s: p99 ms  errors",
+  );
   for (const [name, r] of rows) {
     console.log(
-      `${name.padEnd(28)} ${fmt(r.max.rps).padStart(9)} ${fmt(r.max.p50, 1).padStart(8)} ${fmt(r.max.p99, 1).padStart(7)} |` +
-        ` ${fmt(r.fixed.p99, 1).padStart(18)} ${String(r.max.errors + r.fixed.errors).padStart(7)}`,
+      `${name.padEnd(28)} ${fmt(r.max.rps).padStart(9)} ${fmt(r.max.p50, 1).padStart(8)} ${fmt(r.max.p99, 1).padStart(7)}` +
+        `  ${fmt(r.cpuPerReview).padStart(8)} (${fmt(1e6 / r.cpuPerReview)})`.padEnd(45) +
+        `| ${fmt(r.fixed.p99, 1).padStart(18)} ${String(r.max.errors + r.fixed.errors).padStart(7)}`,
     );
   }
   const noop = rows[0]?.[1].max.rps ?? 0;

@@ -36,11 +36,24 @@ if (workers > 1 && cluster.isPrimary) {
   const port = (probe.address() as import("node:net").AddressInfo).port;
   probe.close();
   let listening = 0;
+  let pending: number[] = [];
   for (let i = 0; i < workers; i++) {
-    cluster.fork({ BENCH_PORT: String(port) }).on("message", () => {
-      if (++listening === workers) process.stdout.write(`${JSON.stringify({ port })}\n`);
+    cluster.fork({ BENCH_PORT: String(port) }).on("message", (message: { cpu?: number } | string) => {
+      if (message === "listening") {
+        if (++listening === workers) process.stdout.write(`${JSON.stringify({ port })}\n`);
+      } else if (typeof message === "object" && message.cpu !== undefined) {
+        pending.push(message.cpu);
+        if (pending.length === workers) {
+          process.stdout.write(`${JSON.stringify({ cpu: pending.reduce((a, b) => a + b, 0) })}\n`);
+          pending = [];
+        }
+      }
     });
   }
+  // "cpu" on stdin: the CPU time (µs) all workers have used so far.
+  process.stdin.on("data", () => {
+    for (const w of Object.values(cluster.workers ?? {})) w?.send("cpu");
+  });
   process.on("SIGTERM", () => {
     for (const w of Object.values(cluster.workers ?? {})) w?.kill();
     process.exit(0);
@@ -70,7 +83,19 @@ if (workers > 1 && cluster.isPrimary) {
   const app = createAdmissionListener({ evaluator, metrics, logger });
   const port = Number(process.env.BENCH_PORT ?? values.port);
   const server = await startAdmissionServer({ app, certificates, host: "127.0.0.1", port, logger });
-  if (cluster.isWorker) process.send?.("listening");
-  else process.stdout.write(`${JSON.stringify({ port: server.port })}\n`);
+  const cpu = () => {
+    const used = process.cpuUsage();
+    return used.user + used.system;
+  };
+  if (cluster.isWorker) {
+    process.send?.("listening");
+    process.on("message", (m) => {
+      if (m === "cpu") process.send?.({ cpu: cpu() });
+    });
+  } else {
+    process.stdout.write(`${JSON.stringify({ port: server.port })}\n`);
+    // "cpu" on stdin: the CPU time (µs) this process has used so far.
+    process.stdin.on("data", () => process.stdout.write(`${JSON.stringify({ cpu: cpu() })}\n`));
+  }
   process.on("SIGTERM", () => void server.close(100).then(() => process.exit(0)));
 }

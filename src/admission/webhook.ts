@@ -43,6 +43,8 @@ export interface RunningWebhook {
   store: PolicyStore;
   certificates: CertificateHolder;
   selfManaged?: SelfManagedCertificates;
+  /** Resolves once policies, watch caches and certificates are all loaded (what /readyz reports). */
+  whenReady(timeoutMs?: number): Promise<void>;
   /** Not ready at once, keep serving for shutdownDelayMs, stop accepting, finish in-flight reviews. */
   close(): Promise<void>;
 }
@@ -184,6 +186,13 @@ export async function startWebhook(options: WebhookOptions, deps: WebhookDepende
     store,
     certificates,
     ...(selfManaged ? { selfManaged } : {}),
+    async whenReady(timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!(store.ready() && certificates.current())) {
+        if (Date.now() > deadline) throw new Error(`webhook not ready after ${timeoutMs} ms`);
+        await sleep(50);
+      }
+    },
     close() {
       closing ??= (async () => {
         draining = true;

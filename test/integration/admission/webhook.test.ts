@@ -13,6 +13,7 @@ import { certificateInfo, isSignedBy, splitPemBundle } from "../../../src/admiss
 import { type RunningWebhook, startWebhook } from "../../../src/admission/webhook.ts";
 import { type Cluster, uniqueName, useCluster, type WebhookRegistration } from "../../env/index.ts";
 import { apiCall, create } from "./api.ts";
+import { policyCrds } from "./policy-crds.ts";
 import { testWebhookConfigs } from "./webhook-configs.ts";
 
 const MINUTE = 60_000;
@@ -58,6 +59,7 @@ describe("admission webhooks called by a real kube-apiserver", () => {
       "pod-security.kubernetes.io/enforce": "restricted",
     });
     await cluster.installCRDs(new URL("../../../manifests/crds", import.meta.url).pathname);
+    await cluster.installCRDs(await policyCrds());
     const suffix = runId.split("-").at(-1) as string;
     mutatingName = `skiff-policy-mutating-${suffix}`;
     webhook = await startWebhook(
@@ -87,6 +89,7 @@ describe("admission webhooks called by a real kube-apiserver", () => {
         certificateCheckMs: 60 * MINUTE,
       },
     );
+    await webhook.whenReady();
     const secret = await apiCall(kc, "GET", `/api/v1/namespaces/${installNs}/secrets/skiff-webhook-certs`);
     const bundle = Buffer.from(secret.body.data["ca-bundle.crt"], "base64").toString("utf8");
     const configs = await testWebhookConfigs({ suffix, url: webhook.url, caBundlePem: bundle, namespaceLabel: label });
@@ -212,6 +215,62 @@ describe("admission webhooks called by a real kube-apiserver", () => {
     assert.equal((await apiCall(kc, "GET", `/api/v1/namespaces/${appNs}/persistentvolumeclaims/dry`)).status, 404);
     const secretAfter = await apiCall(kc, "GET", `/api/v1/namespaces/${installNs}/secrets/skiff-webhook-certs`);
     assert.equal(secretAfter.body.metadata.resourceVersion, secretBefore.body.metadata.resourceVersion);
+  });
+
+  it("applies cluster policies, reports load errors on them, and keeps the good ones", async () => {
+    const policyPath = "/apis/policy.skiff.dev/v1alpha1/clusterbackuppolicies";
+    const name = `${runId}-deny`;
+    const broken = `${runId}-broken`;
+    const policy = (policyName: string, expression: string) => ({
+      apiVersion: "policy.skiff.dev/v1alpha1",
+      kind: "ClusterBackupPolicy",
+      metadata: { name: policyName },
+      spec: {
+        match: { resources: [{ group: "", kinds: ["ConfigMap"] }], operations: ["CREATE"] },
+        validate: [{ name: "not_forbidden", expression, message: `forbidden by ${policyName}` }],
+      },
+    });
+    const forbidden = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "forbidden-1" }, data: {} };
+    const configMaps = `/api/v1/namespaces/${appNs}/configmaps`;
+    try {
+      assert.equal(
+        (await create(kc, policyPath, policy(name, "!object.metadata.name.startsWith('forbidden-')"))).status,
+        201,
+      );
+      assert.equal((await create(kc, policyPath, policy(broken, "object.metadata.name.startsWith("))).status, 201);
+      let reply = await create(kc, configMaps, forbidden, true);
+      for (let i = 0; i < 100 && reply.status === 201; i++) {
+        await sleep(100);
+        reply = await create(kc, configMaps, forbidden, true);
+      }
+      assert.match(reply.body.message ?? "", new RegExp(`forbidden by ${name}`));
+      // The broken policy is reported on itself: status condition and an Event naming the problem.
+      let status: { conditions?: { type: string; status: string; message: string }[] } | undefined;
+      for (let i = 0; i < 50 && !status?.conditions; i++) {
+        status = (await apiCall(kc, "GET", `${policyPath}/${broken}`)).body.status;
+        if (!status?.conditions) await sleep(100);
+      }
+      const ready = status?.conditions?.find((c) => c.type === "Ready");
+      assert.equal(ready?.status, "False");
+      assert.match(ready?.message ?? "", /cluster:ClusterBackupPolicy\/.*\/spec\/validate\/0\/expression/);
+      const events = await apiCall(kc, "GET", "/api/v1/namespaces/default/events", undefined, {
+        fieldSelector: `involvedObject.name=${broken}`,
+      });
+      assert.ok(events.body.items.some((e: { reason: string }) => e.reason === "PolicyInvalid"));
+      const good = (await apiCall(kc, "GET", `${policyPath}/${name}`)).body.status;
+      assert.equal(good?.conditions?.[0]?.status, "True");
+      assert.ok((webhook.metrics.policyLoadErrors.get({ source: `cluster:ClusterBackupPolicy/${broken}` }) ?? 0) > 0);
+    } finally {
+      await apiCall(kc, "DELETE", `${policyPath}/${name}`);
+      await apiCall(kc, "DELETE", `${policyPath}/${broken}`);
+    }
+    // Deleted: the policy stops applying.
+    let after = await create(kc, configMaps, forbidden, true);
+    for (let i = 0; i < 100 && after.status !== 201; i++) {
+      await sleep(100);
+      after = await create(kc, configMaps, forbidden, true);
+    }
+    assert.equal(after.status, 201);
   });
 
   it("rotates serving certificate and CA under load without a failed request", async () => {
