@@ -4,13 +4,21 @@
  * own mode, owner and times are set after everything inside it is done (so writing into it cannot disturb them).
  * Every file is written under a temporary name and renamed into place complete.
  */
+import { closeSync, fchmodSync, fchownSync, futimesSync, openSync, renameSync, rmSync } from "node:fs";
 import { link, lstat, mkdir, open, rename, rm, symlink, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { Repository, TreeEntry } from "../repository/types.ts";
 import { Limiter } from "./limiter.ts";
 import type { ProgressMeter } from "./progress.ts";
-import { type AttributePolicy, applyToHandle, applyToPath, makeDevice, makeFifo } from "./restore-attributes.ts";
-import { writeStream } from "./sparse-writer.ts";
+import {
+  type AttributePolicy,
+  applyToHandle,
+  applyToPath,
+  makeDevice,
+  makeFifo,
+  secondsFromNs,
+} from "./restore-attributes.ts";
+import { writeBytesSync, writeStream } from "./sparse-writer.ts";
 
 export interface RestoreStats {
   files: number;
@@ -40,6 +48,9 @@ export interface RestoreContext {
 }
 
 let temporaryCounter = 0;
+
+/** Files up to this size are downloaded whole and written with synchronous calls. */
+const smallFileBytes = 256 << 10;
 
 export class TreeRestorer {
   readonly #ctx: RestoreContext;
@@ -145,14 +156,18 @@ export class TreeRestorer {
       });
     }
     this.#queued++;
-    const written = this.#downloads
-      .run(() => this.#writeFile(path, entry))
-      .finally(() => {
-        this.#queued--;
-        const waiter = this.#queueWaiter;
-        this.#queueWaiter = undefined;
-        waiter?.();
-      });
+    // Small files skip the download slots (like the backup's): their cost is per file, not per byte, and many in
+    // flight keep the repository busy; the queue bound still limits the memory they hold.
+    const written = (
+      entry.size <= smallFileBytes
+        ? this.#writeSmallFile(path, entry)
+        : this.#downloads.run(() => this.#writeFile(path, entry))
+    ).finally(() => {
+      this.#queued--;
+      const waiter = this.#queueWaiter;
+      this.#queueWaiter = undefined;
+      waiter?.();
+    });
     written.catch(() => {});
     if (group !== undefined)
       this.#linkGroups.set(
@@ -162,10 +177,59 @@ export class TreeRestorer {
     return { done: written };
   }
 
+  /**
+   * Downloads a small file whole, then creates it with synchronous calls: each costs microseconds, where the
+   * asynchronous ones (open, write, chown, chmod, utimes, close, rename through the thread pool) cost tens each.
+   */
+  async #writeSmallFile(path: string, entry: TreeEntry): Promise<void> {
+    const { repo, signal, stats, meter } = this.#ctx;
+    signal.throwIfAborted();
+    let data: Buffer = Buffer.alloc(0);
+    if (entry.content !== undefined && entry.content.size > 0) {
+      const parts: Uint8Array[] = [];
+      for await (const part of repo.readObject(entry.content)) parts.push(part);
+      data =
+        parts.length === 1
+          ? Buffer.from(parts[0]!.buffer, parts[0]!.byteOffset, parts[0]!.length)
+          : Buffer.concat(parts);
+      if (data.length !== entry.content.size) {
+        throw new Error(
+          `object ${entry.content.id} of '${path}' returned ${data.length} bytes, expected ${entry.content.size}`,
+        );
+      }
+    }
+    signal.throwIfAborted();
+    const temporary = this.#temporaryName(path);
+    const fd = openSync(temporary, "wx", 0o600);
+    let closed = false;
+    let renamed = false;
+    try {
+      stats.bytesWritten += writeBytesSync(fd, data, this.#ctx.writeSparseFiles);
+      if (this.#ctx.attributes.chown) fchownSync(fd, entry.uid, entry.gid);
+      fchmodSync(fd, entry.mode);
+      const t = secondsFromNs(entry.mtimeNs);
+      futimesSync(fd, t, t);
+      closeSync(fd);
+      closed = true;
+      await this.#replaceable(path, async () => renameSync(temporary, path));
+      renamed = true;
+      meter.add(data.length);
+      stats.files++;
+      stats.bytes += entry.size;
+    } finally {
+      if (!closed) closeSync(fd);
+      if (!renamed) rmSync(temporary, { force: true });
+    }
+  }
+
+  #temporaryName(path: string): string {
+    return join(path, "..", `.skiff-restore-${process.pid}-${++temporaryCounter}.tmp`);
+  }
+
   async #writeFile(path: string, entry: TreeEntry): Promise<void> {
     const { repo, signal, stats, meter } = this.#ctx;
     signal.throwIfAborted();
-    const temporary = join(path, "..", `.skiff-restore-${process.pid}-${++temporaryCounter}.tmp`);
+    const temporary = this.#temporaryName(path);
     const handle = await open(temporary, "wx", 0o600);
     let renamed = false;
     try {

@@ -2,6 +2,7 @@
  * Writes a stream of bytes into an open file, optionally leaving holes where whole aligned blocks are zero.
  * Holes are made by not writing and then setting the final length with ftruncate; the file must start empty.
  */
+import { ftruncateSync, writeSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 
 /** Page-sized, so a hole never splits a file system block on common file systems. */
@@ -69,16 +70,47 @@ async function writeDataRuns(
   offset: number,
   writeAll: (data: Uint8Array, at: number) => Promise<void>,
 ): Promise<void> {
+  for (const [start, end] of dataRuns(data)) await writeAll(data.subarray(start, end), offset + start);
+}
+
+/**
+ * The [start, end) ranges of `data` to write when zero blocks become holes: every block that is not all zero,
+ * neighbours merged. Blocks are counted from the start of `data`, which must sit at a block-aligned offset; a
+ * short last block is data unless it is all zero.
+ */
+export function dataRuns(data: Buffer): Array<[number, number]> {
+  const runs: Array<[number, number]> = [];
   let runStart = -1;
   for (let i = 0; i < data.length; i += sparseBlockSize) {
-    const zero = zeroBlock.equals(data.subarray(i, i + sparseBlockSize));
+    const end = Math.min(i + sparseBlockSize, data.length);
+    const zero = zeroBlock.subarray(0, end - i).equals(data.subarray(i, end));
     if (!zero && runStart < 0) runStart = i;
     if (zero && runStart >= 0) {
-      await writeAll(data.subarray(runStart, i), offset + runStart);
+      runs.push([runStart, i]);
       runStart = -1;
     }
   }
-  if (runStart >= 0) await writeAll(data.subarray(runStart), offset + runStart);
+  if (runStart >= 0) runs.push([runStart, data.length]);
+  return runs;
+}
+
+/** Writes a whole file's bytes at once to a new, empty file (the small-file path of restore). */
+export function writeBytesSync(fd: number, data: Buffer, sparse: boolean): number {
+  const writeAt = (start: number, end: number) => {
+    let done = start;
+    while (done < end) done += writeSync(fd, data, done, end - done, done);
+  };
+  if (!sparse) {
+    writeAt(0, data.length);
+    return data.length;
+  }
+  let written = 0;
+  for (const [start, end] of dataRuns(data)) {
+    writeAt(start, end);
+    written += end - start;
+  }
+  ftruncateSync(fd, data.length);
+  return written;
 }
 
 function isZero(data: Buffer): boolean {

@@ -3,6 +3,7 @@
  * foreign owners, symlinks incl. dangling, hard links, empty directories, fifos, sparse and empty files, odd
  * names, a deep path), and describes a tree so two can be compared.
  */
+import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
@@ -109,7 +110,7 @@ export interface EntryDescription {
   mode: number;
   uid: number;
   gid: number;
-  mtimeUs: bigint;
+  mtimeNs: bigint;
   size: number;
   sha256?: string;
   linkTarget?: string;
@@ -118,7 +119,7 @@ export interface EntryDescription {
   blocks?: number;
 }
 
-/** Every entry below `root` by relative path. Mtimes are compared in microseconds (Node's utimes precision). */
+/** Every entry below `root` by relative path. */
 export function describeTree(root: string): Map<string, EntryDescription> {
   const out = new Map<string, EntryDescription>();
   const inodes = new Map<string, string>();
@@ -141,7 +142,7 @@ export function describeTree(root: string): Map<string, EntryDescription> {
         mode: Number(info.mode & 0o7777n),
         uid: Number(info.uid),
         gid: Number(info.gid),
-        mtimeUs: (info.mtimeNs + 500n) / 1000n,
+        mtimeNs: info.mtimeNs,
         size: type === "file" ? Number(info.size) : 0,
       };
       if (type === "file") {
@@ -165,4 +166,18 @@ export function describeTree(root: string): Map<string, EntryDescription> {
 /** Allocated 512-byte blocks of a file (shows whether holes were kept). */
 export function allocatedBlocks(path: string): number {
   return lstatSync(path).blocks;
+}
+
+/**
+ * Asserts two described trees are the same. Node's utimes takes seconds as a double (about 0.24 µs at
+ * present-day times), so mtimes may differ by up to a microsecond; everything else must be equal.
+ */
+export function assertSameTree(actual: Map<string, EntryDescription>, expected: Map<string, EntryDescription>): void {
+  assert.deepEqual([...actual.keys()], [...expected.keys()]);
+  for (const [path, want] of expected) {
+    const got = actual.get(path)!;
+    const drift = got.mtimeNs - want.mtimeNs;
+    assert.ok(drift <= 1000n && drift >= -1000n, `mtime of '${path}' differs by ${drift} ns`);
+    assert.deepEqual({ ...got, mtimeNs: 0n }, { ...want, mtimeNs: 0n }, `entry '${path}' differs`);
+  }
 }

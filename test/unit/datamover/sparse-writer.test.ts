@@ -4,7 +4,7 @@ import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { writeStream } from "../../../src/datamover/sparse-writer.ts";
+import { dataRuns, writeStream } from "../../../src/datamover/sparse-writer.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "skiff-sparse-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -58,5 +58,20 @@ describe("writeStream", () => {
     assert.equal(result.bytesWritten, 0);
     assert.equal(statSync(path).size, 1 << 20);
     assert.equal(statSync(path).blocks, 0);
+  });
+});
+
+describe("dataRuns", () => {
+  it("merges neighbouring data blocks and treats a short zero tail as a hole", () => {
+    const data = Buffer.alloc(5 * 4096 + 100);
+    data[10] = 1; // block 0
+    data[4096 + 5] = 1; // block 1 (merges with 0)
+    data[3 * 4096] = 1; // block 3
+    assert.deepEqual(dataRuns(data), [
+      [0, 2 * 4096],
+      [3 * 4096, 4 * 4096],
+    ]);
+    data[5 * 4096 + 99] = 1; // the short tail now holds data
+    assert.deepEqual(dataRuns(data).at(-1), [5 * 4096, 5 * 4096 + 100]);
   });
 });
