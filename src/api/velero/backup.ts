@@ -35,7 +35,7 @@ export type BackupPhase = (typeof backupPhases)[number];
 const execHook = object(
   {
     container: string({ description: "Container to run the command in; defaults to the pod's first container." }),
-    command: array(string(), { description: "Command and arguments to execute." }),
+    command: array(string(), { description: "Command and arguments to execute.", minItems: 1 }),
     onError: enumOf(["Continue", "Fail"]),
     timeout: duration("How long to wait for the command to finish."),
   },

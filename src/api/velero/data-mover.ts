@@ -1,6 +1,6 @@
 /** velero.io/v2alpha1 DataUpload and DataDownload (the CSI snapshot data mover). */
 import { ageColumn, type KindDefinition, type PrinterColumn, type VeleroObject } from "./kind.ts";
-import { boolean, duration, enumOf, integer, object, string, stringMap, type TypeOf, timestamp } from "./schema.ts";
+import { boolean, duration, enumOf, integer, mapOf, object, string, type TypeOf, timestamp } from "./schema.ts";
 
 export const dataMoverPhases = [
   "New",
@@ -21,7 +21,10 @@ const progress = object({ totalBytes: integer(), bytesDone: integer() });
 const common = {
   backupStorageLocation: string({ description: "The BackupStorageLocation holding the repository." }),
   datamover: string({ description: 'Empty or "velero" selects the built-in data mover.' }),
-  dataMoverConfig: stringMap("Settings for the data mover, e.g. ParallelFilesUpload, WriteSparseFiles."),
+  dataMoverConfig: mapOf(string(), {
+    nullable: true,
+    description: "Settings for the data mover, e.g. ParallelFilesUpload, WriteSparseFiles.",
+  }),
   cancel: boolean({ description: "Set to true to ask the data mover to stop." }),
   operationTimeout: duration("Limit for the operations around the data movement (exposing, cleanup)."),
 };
@@ -43,20 +46,20 @@ export const dataUploadSpecSchema = object(
     snapshotType: enumOf(["CSI"]),
     csiSnapshot: object(
       { volumeSnapshot: string(), storageClass: string(), snapshotClass: string() },
-      { required: ["storageClass", "volumeSnapshot"] },
+      { required: ["storageClass", "volumeSnapshot"], nullable: true },
     ),
     sourcePVC: string(),
     sourceNamespace: string(),
     ...common,
   },
-  { required: ["backupStorageLocation", "snapshotType", "sourceNamespace", "sourcePVC"] },
+  { required: ["backupStorageLocation", "operationTimeout", "snapshotType", "sourceNamespace", "sourcePVC"] },
 );
 
 export const dataUploadStatusSchema = object({
   ...statusCommon,
   path: string({ description: "The path of the volume data inside the snapshot." }),
   snapshotID: string(),
-  dataMoverResult: stringMap(),
+  dataMoverResult: mapOf(string(), { nullable: true }),
 });
 
 export type DataUploadSpec = TypeOf<typeof dataUploadSpecSchema>;
@@ -92,12 +95,14 @@ export const dataDownloadSpecSchema = object(
     ),
     snapshotID: string(),
     sourceNamespace: string(),
+    nodeOS: enumOf(nodeOSes, { description: "OS of the node the restored volume is used on." }),
     ...common,
   },
-  { required: ["backupStorageLocation", "snapshotID", "sourceNamespace", "targetVolume"] },
+  { required: ["backupStorageLocation", "operationTimeout", "snapshotID", "sourceNamespace", "targetVolume"] },
 );
 
-export const dataDownloadStatusSchema = object(statusCommon);
+const { nodeOS: _uploadOnly, ...downloadStatus } = statusCommon;
+export const dataDownloadStatusSchema = object(downloadStatus);
 
 export type DataDownloadSpec = TypeOf<typeof dataDownloadSpecSchema>;
 export type DataDownloadStatus = TypeOf<typeof dataDownloadStatusSchema>;

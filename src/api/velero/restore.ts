@@ -34,7 +34,7 @@ export type RestorePhase = (typeof restorePhases)[number];
 const restoreExecHook = object(
   {
     container: string(),
-    command: array(string()),
+    command: array(string(), { minItems: 1 }),
     onError: enumOf(["Continue", "Fail"]),
     execTimeout: duration("How long to wait for the command to finish."),
     waitTimeout: duration("How long to wait for the container to be ready."),

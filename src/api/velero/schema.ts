@@ -60,11 +60,14 @@ export function boolean(common?: Common): Schema<boolean> {
   return withCommon({ type: "boolean" }, common);
 }
 
-export function array<T>(items: Schema<T>, common?: Common): Schema<T[]> {
-  return withCommon({ type: "array", items }, common);
+export function array<T>(items: Schema<T>, common?: Common & { minItems?: number }): Schema<T[]> {
+  const extra: Record<string, unknown> = {};
+  if (common?.minItems !== undefined) extra.minItems = common.minItems;
+  return withCommon({ type: "array", items, ...extra }, common);
 }
 
-export const strings = (description?: string) => array(string(), { description });
+/** A list of strings; nullable because Go clients send a nil slice as null. */
+export const strings = (description?: string) => array(string(), { description, nullable: true });
 
 /** A map with string keys. */
 export function mapOf<T>(values: Schema<T>, common?: Common): Schema<Record<string, T>> {

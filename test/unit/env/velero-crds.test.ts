@@ -78,13 +78,24 @@ describe("velero.io CRDs", () => {
       apiVersion: "velero.io/v2alpha1",
       kind: "DataUpload",
       metadata: { name: "du" },
-      spec: { snapshotType: "CSI", sourcePVC: "data", sourceNamespace: "app", backupStorageLocation: "default" },
+      spec: {
+        snapshotType: "CSI",
+        sourcePVC: "data",
+        sourceNamespace: "app",
+        backupStorageLocation: "default",
+        operationTimeout: "10m",
+      },
       status: { phase: "InProgress", progress: { bytesDone: 1, totalBytes: 2 } },
     };
     // @ts-expect-error a phase outside the schema's enum is a type error
     const badPhase: Backup["status"] = { phase: "Running" };
     // @ts-expect-error a required spec field (sourcePVC) may not be left out
-    const missing: DataUpload["spec"] = { snapshotType: "CSI", sourceNamespace: "a", backupStorageLocation: "b" };
+    const missing: DataUpload["spec"] = {
+      snapshotType: "CSI",
+      sourceNamespace: "a",
+      backupStorageLocation: "b",
+      operationTimeout: "1m",
+    };
     assert.equal(upload.status?.phase, "InProgress");
     assert.ok(badPhase && missing);
   });
