@@ -40,6 +40,7 @@ export const backupStorageLocationSpecSchema = object(
 export const backupStorageLocationStatusSchema = object({
   phase: enumOf(storageLocationPhases),
   lastSyncedTime: timestamp(),
+  lastSyncedRevision: string({ description: "Deprecated: no longer written." }),
   lastValidationTime: timestamp(),
   message: string(),
   accessMode: enumOf(accessModes, { description: "Deprecated: see spec.accessMode." }),
