@@ -4,9 +4,10 @@
  * own mode, owner and times are set after everything inside it is done (so writing into it cannot disturb them).
  * Every file is written under a temporary name and renamed into place complete.
  */
-import { closeSync, fchmodSync, fchownSync, futimesSync, openSync, renameSync, rmSync } from "node:fs";
+import { closeSync, fchmodSync, fchownSync, futimesSync, open as openCallback, rmSync } from "node:fs";
 import { link, lstat, mkdir, open, rename, rm, symlink, unlink } from "node:fs/promises";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import type { Repository, TreeEntry } from "../repository/types.ts";
 import { Limiter } from "./limiter.ts";
 import type { ProgressMeter } from "./progress.ts";
@@ -48,6 +49,9 @@ export interface RestoreContext {
 }
 
 let temporaryCounter = 0;
+
+/** open(2) through the thread pool, returning a plain descriptor (a FileHandle costs far more per file). */
+const openFd = promisify(openCallback);
 
 /** Files up to this size are downloaded whole and written with synchronous calls. */
 const smallFileBytes = 256 << 10;
@@ -178,8 +182,9 @@ export class TreeRestorer {
   }
 
   /**
-   * Downloads a small file whole, then creates it with synchronous calls: each costs microseconds, where the
-   * asynchronous ones (open, write, chown, chmod, utimes, close, rename through the thread pool) cost tens each.
+   * Downloads a small file whole, then creates it. Creating and renaming may wait on the file system's journal,
+   * so they stay asynchronous (several in flight); writing, chown, chmod, utimes and close of the new file are
+   * synchronous, as each costs microseconds where a thread pool round trip costs tens.
    */
   async #writeSmallFile(path: string, entry: TreeEntry): Promise<void> {
     const { repo, signal, stats, meter } = this.#ctx;
@@ -200,7 +205,7 @@ export class TreeRestorer {
     }
     signal.throwIfAborted();
     const temporary = this.#temporaryName(path);
-    const fd = openSync(temporary, "wx", 0o600);
+    const fd = await openFd(temporary, "wx", 0o600);
     let closed = false;
     let renamed = false;
     try {
@@ -211,7 +216,7 @@ export class TreeRestorer {
       futimesSync(fd, t, t);
       closeSync(fd);
       closed = true;
-      await this.#replaceable(path, async () => renameSync(temporary, path));
+      await this.#replaceable(path, () => rename(temporary, path));
       renamed = true;
       meter.add(data.length);
       stats.files++;
