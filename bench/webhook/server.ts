@@ -55,8 +55,14 @@ if (workers > 1 && cluster.isPrimary) {
     for (const w of Object.values(cluster.workers ?? {})) w?.send("cpu");
   });
   process.on("SIGTERM", () => {
-    for (const w of Object.values(cluster.workers ?? {})) w?.kill();
-    process.exit(0);
+    const alive = Object.values(cluster.workers ?? {});
+    let left = alive.length;
+    for (const w of alive) {
+      w?.once("exit", () => {
+        if (--left === 0) process.exit(0);
+      });
+      w?.process.kill("SIGTERM");
+    }
   });
 } else {
   const now = new Date();

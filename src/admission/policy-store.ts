@@ -35,6 +35,8 @@ export interface PolicyStoreOptions {
   requiredSources: string[];
   /** Check Deny rules during /mutate as well (default true; see evaluate). */
   denyDuringMutation?: boolean;
+  /** Which "group/Kind"s get that early check: by default Pods, the kind the PodSecurity plugin refuses. */
+  denyDuringMutationKinds?: readonly string[];
 }
 
 const ALLOW: Decision = Object.freeze({
@@ -114,8 +116,11 @@ export class PolicyStore implements AdmissionEvaluator {
   private errors: PolicyLoadError[] = [];
   private readonly listeners: ((set: CompiledPolicySet, errors: PolicyLoadError[]) => void)[] = [];
 
+  private readonly earlyDenyKinds: ReadonlySet<string>;
+
   constructor(options: PolicyStoreOptions) {
     this.options = options;
+    this.earlyDenyKinds = new Set(options.denyDuringMutationKinds ?? ["/Pod"]);
   }
 
   /** Replaces what one source contributes and recompiles. */
@@ -159,9 +164,13 @@ export class PolicyStore implements AdmissionEvaluator {
     }
     const mutated = mayMatch(index, "mutate", request) ? evaluateAdmission(set, request, view, "mutate") : ALLOW;
     const denySet = this.denySet;
-    if (!mutated.allowed || !denySet || !mayMatch(this.denyIndex, "validate", request)) return mutated;
-    // The built-in PodSecurity plugin validates before any validating webhook runs, so its terse refusal would
-    // always hide a policy's explanation. Deny rules are therefore also checked here, on the mutated object.
+    if (!mutated.allowed || !denySet || !this.earlyDenyKinds.has(`${request.kind?.group}/${request.kind?.kind}`)) {
+      return mutated;
+    }
+    if (!mayMatch(this.denyIndex, "validate", request)) return mutated;
+    // The built-in PodSecurity plugin validates Pods before any validating webhook runs, so its terse refusal
+    // would always hide a policy's explanation. For Pods, Deny rules are therefore also checked here, on the
+    // mutated object. Other kinds have no such plugin and are left to /validate.
     let object = request.object;
     if (mutated.patch.length > 0) {
       const applied = applyOperations(request.object, mutated.patch);
