@@ -4,7 +4,16 @@
  * finish: each directory's tree is written as soon as its own files and subdirectories are done, so memory holds
  * the open path plus the directories that still have uploads in flight, bounded by the upload queue.
  */
-import { type BigIntStats, closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from "node:fs";
+import {
+  type BigIntStats,
+  closeSync,
+  constants,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+} from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import type { ObjectRef, Repository, SnapshotStats, TreeEntry } from "../repository/types.ts";
@@ -38,6 +47,12 @@ export interface WalkContext {
   signal: AbortSignal;
   onIssue: (issue: SourceIssue) => void;
 }
+
+/**
+ * A file swapped for a pipe or symlink between lstat and open must neither block the walk (O_NONBLOCK makes
+ * opening a pipe return at once; it changes nothing for regular files) nor lead outside the volume (O_NOFOLLOW).
+ */
+const sourceOpenFlags = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW;
 
 /**
  * Files up to this size are read in one synchronous call and uploaded without taking a read slot; larger files
@@ -232,7 +247,7 @@ export class TreeWalker {
     signal.throwIfAborted();
     let handle: Awaited<ReturnType<typeof open>>;
     try {
-      handle = await open(absPath, "r");
+      handle = await open(absPath, sourceOpenFlags);
     } catch (err) {
       this.#issue(relPath, `cannot open: ${messageOf(err)}`);
       return undefined;
@@ -271,7 +286,7 @@ export class TreeWalker {
  * shrank), so what is stored is what was there.
  */
 function readSmallFile(path: string, expectedSize: number): Buffer {
-  const fd = openSync(path, "r");
+  const fd = openSync(path, sourceOpenFlags);
   try {
     let buffer = Buffer.allocUnsafe(expectedSize + 1);
     let length = 0;

@@ -19,13 +19,29 @@ import {
   readdirSync,
   readFileSync,
   readlinkSync,
+  rmSync,
   symlinkSync,
   writeFileSync,
   writeSync,
 } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 export const isRoot = process.geteuid?.() === 0;
+
+/** Root in a container may still lack CAP_MKNOD. */
+export const canMakeDevices = isRoot && probeMknod();
+
+function probeMknod(): boolean {
+  const probe = join(tmpdir(), `skiff-mknod-probe-${process.pid}`);
+  try {
+    execFileSync("mknod", [probe, "c", "1", "3"], { stdio: "ignore" });
+    rmSync(probe);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Deterministic pseudo-random bytes (so dedup across runs and sources is predictable). */
 export function bytes(seed: number, length: number): Buffer {
@@ -73,6 +89,7 @@ export function buildRichTree(root: string): void {
   mkdirSync(join(root, "links", "sub"));
   linkSync(join(root, "links", "hard-a"), join(root, "links", "sub", "hard-c"));
   execFileSync("mkfifo", [join(root, "a-fifo")]);
+  if (canMakeDevices) execFileSync("mknod", [join(root, "null-device"), "c", "1", "3"]);
   // 1 MiB of data, a 3 MiB hole, 1 MiB of data, then a 2 MiB hole at the end.
   const sparse = openSync(join(root, "sparse.img"), "w");
   writeSync(sparse, bytes(2, 1 << 20), 0, 1 << 20, 0);
@@ -136,7 +153,9 @@ export function describeTree(root: string): Map<string, EntryDescription> {
             ? "symlink"
             : info.isFIFO()
               ? "fifo"
-              : "other";
+              : info.isCharacterDevice()
+                ? `char-device ${info.rdev}`
+                : "other";
       const description: EntryDescription = {
         type,
         mode: Number(info.mode & 0o7777n),

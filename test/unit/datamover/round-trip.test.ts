@@ -9,6 +9,7 @@ import {
   assertSameTree,
   buildRichTree,
   bytes,
+  canMakeDevices,
   describeTree,
   isRoot,
 } from "../../support/datamover-tree.ts";
@@ -146,5 +147,26 @@ describe("backup and restore with the in-memory repository double", () => {
     controller.abort(new Error("stop"));
     await assert.rejects(restoreSnapshot(repo, snapshot.id, { target, signal: controller.signal }), /stop/);
     assert.deepEqual([...describeTree(target).keys()], []);
+  });
+
+  it("restoring as a non-root user keeps the current owner, says so once, and skips device files", async () => {
+    const repo = new InMemoryRepositoryDouble();
+    const snapshot = await backupDirectory(repo, { source });
+    const notices: string[] = [];
+    const target = join(work, "as-user");
+    const result = await restoreSnapshot(repo, snapshot.id, {
+      target,
+      asRoot: false,
+      onNotice: (m) => notices.push(m),
+    });
+    assert.equal(notices.filter((m) => /not running as root/.test(m)).length, 1);
+    const me = process.geteuid?.() ?? 0;
+    if (isRoot) assert.equal(lstatSync(join(target, "owned")).uid, me, "owner not changed when not root");
+    if (canMakeDevices) {
+      assert.equal(result.stats.skipped, 1);
+      assert.ok(notices.some((m) => /null-device: device files can only be created by root/.test(m)));
+      assert.equal(describeTree(target).has("null-device"), false);
+    }
+    assert.equal(lstatSync(join(target, "modes", "setgid")).mode & 0o7777, 0o2750);
   });
 });
