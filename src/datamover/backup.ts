@@ -11,6 +11,7 @@ import { deviceSize } from "./block-device.ts";
 import { estimateTreeBytes } from "./estimate.ts";
 import { selectParentSnapshot } from "./parent.ts";
 import { type ProgressListener, ProgressMeter } from "./progress.ts";
+import { type ManifestWithRoot, rootAttributesFrom } from "./root-directory.ts";
 import { readChunks } from "./source-reader.ts";
 
 export interface BackupOptions {
@@ -99,16 +100,18 @@ export async function backupDirectory(repo: Repository, options: BackupOptions):
     if (root === undefined) throw new BackupSourceError(`source '${options.source}' cannot be listed`);
     run.signal.throwIfAborted();
     meter.finish();
-    return await repo.saveSnapshot({
+    const manifest: Omit<ManifestWithRoot, "id"> = {
       startTime,
       endTime: now().toISOString(),
       hostname: options.hostname ?? osHostname(),
       source: { path: sourcePath, volumeMode: "Filesystem" },
       root,
+      rootDirectory: rootAttributesFrom(rootStats),
       ...(parent !== undefined ? { parent: parent.id } : {}),
       tags,
       stats,
-    });
+    };
+    return await repo.saveSnapshot(manifest);
   } finally {
     meter.stop();
     options.signal?.removeEventListener("abort", forwardAbort);

@@ -7,7 +7,9 @@ import { lstat, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promi
 import { dirname, join, resolve } from "node:path";
 import type { Repository, SnapshotManifest } from "../repository/types.ts";
 import { type ProgressListener, ProgressMeter } from "./progress.ts";
+import { applyToPath } from "./restore-attributes.ts";
 import { type RestoreStats, TreeRestorer } from "./restore-tree.ts";
+import { rootEntryOf } from "./root-directory.ts";
 import { writeStream } from "./sparse-writer.ts";
 
 export type { RestoreStats } from "./restore-tree.ts";
@@ -84,8 +86,11 @@ export async function restoreSnapshot(
         signal,
         onNotice: notice,
       });
+      const rootEntry = rootEntryOf(snapshot);
       const walked = await restorer.restoreInto(target, snapshot.root);
       await walked.done;
+      // Last, so writing the entries inside cannot change the root's mtime afterwards.
+      if (rootEntry !== undefined) await applyToPath(target, rootEntry, { chown: asRoot });
     }
   } finally {
     meter.stop();

@@ -56,6 +56,8 @@ export function bytes(seed: number, length: number): Buffer {
 
 export function buildRichTree(root: string): void {
   mkdirSync(root, { recursive: true });
+  chmodSync(root, 0o750);
+  if (isRoot) chownSync(root, 999, 998);
   writeFileSync(join(root, "plain.txt"), "hello data mover\n");
   writeFileSync(join(root, "empty"), "");
   writeFileSync(join(root, "random.bin"), bytes(1, 300_000));
@@ -136,9 +138,18 @@ export interface EntryDescription {
   blocks?: number;
 }
 
-/** Every entry below `root` by relative path. */
+/** Every entry below `root` by relative path, and `root` itself as ".". */
 export function describeTree(root: string): Map<string, EntryDescription> {
   const out = new Map<string, EntryDescription>();
+  const self = lstatSync(root, { bigint: true });
+  out.set(".", {
+    type: "dir",
+    mode: Number(self.mode & 0o7777n),
+    uid: Number(self.uid),
+    gid: Number(self.gid),
+    mtimeNs: self.mtimeNs,
+    size: 0,
+  });
   const inodes = new Map<string, string>();
   const visit = (dir: string, rel: string) => {
     for (const name of readdirSync(dir).sort()) {

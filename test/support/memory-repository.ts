@@ -12,8 +12,11 @@ export class InMemoryRepositoryDouble implements Repository {
   readonly snapshots: SnapshotManifest[] = [];
   writeObjectCalls = 0;
   writeTreeCalls = 0;
+  readObjectCalls = 0;
   /** Makes the next writeObject calls wait for this promise (to test cancellation mid-write). */
   writeGate: Promise<void> | undefined;
+  /** Makes readObject wait for this promise before its first bytes (to test cancellation mid-restore). */
+  readGate: Promise<void> | undefined;
 
   async writeObject(source: AsyncIterable<Uint8Array>, options?: WriteOptions): Promise<ObjectRef> {
     this.writeObjectCalls++;
@@ -39,6 +42,8 @@ export class InMemoryRepositoryDouble implements Repository {
   }
 
   async *readObject(ref: ObjectRef, range?: { offset: number; length: number }): AsyncIterable<Uint8Array> {
+    this.readObjectCalls++;
+    if (this.readGate) await this.readGate;
     const bytes = this.objects.get(ref.id);
     if (bytes === undefined) throw new Error(`object ${ref.id} not found`);
     const start = range?.offset ?? 0;

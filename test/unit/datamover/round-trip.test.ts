@@ -142,11 +142,22 @@ describe("backup and restore with the in-memory repository double", () => {
   it("an aborted restore rejects and leaves no file under its final name half-written", async () => {
     const repo = new InMemoryRepositoryDouble();
     const snapshot = await backupDirectory(repo, { source });
+    let release = () => {};
+    repo.readGate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     const controller = new AbortController();
     const target = join(work, "aborted-restore");
+    const running = restoreSnapshot(repo, snapshot.id, { target, signal: controller.signal, parallelFiles: 2 });
+    while (repo.readObjectCalls === 0) await new Promise((resolve) => setImmediate(resolve));
     controller.abort(new Error("stop"));
-    await assert.rejects(restoreSnapshot(repo, snapshot.id, { target, signal: controller.signal }), /stop/);
-    assert.deepEqual([...describeTree(target).keys()], []);
+    release();
+    await assert.rejects(running, /stop/);
+    const original = describeTree(source);
+    for (const [path, entry] of describeTree(target)) {
+      if (entry.type !== "file" || /\.skiff-restore-/.test(path)) continue;
+      assert.equal(entry.sha256, original.get(path)?.sha256, `'${path}' is complete or absent`);
+    }
   });
 
   it("restoring as a non-root user keeps the current owner, says so once, and skips device files", async () => {
