@@ -18,9 +18,9 @@ import {
   INDEX_ENTRY_BYTES,
   type IndexFilePack,
   newPackId,
-  type PackEntry,
   type PackKind,
   packKey,
+  TrailerEntries,
 } from "./pack-format.ts";
 import type { SealPool } from "./seal-pool.ts";
 
@@ -39,7 +39,7 @@ interface PackBuilder {
   /** Whether buffer came from the pack pool (an oversized record gets a buffer of its own). */
   pooled: boolean;
   size: number;
-  entries: PackEntry[];
+  entries: TrailerEntries;
 }
 
 /** Room for the trailer past the pack size (a trailer that does not fit is appended by copying). */
@@ -176,7 +176,7 @@ export class BlobStore {
         this.packs[number]!.state = "building";
         const fits = length <= this.packBuffers.size;
         const buffer = fits ? this.packBuffers.take() : Buffer.allocUnsafe(length);
-        builder = { number, buffer, pooled: fits, size: 0, entries: [] };
+        builder = { number, buffer, pooled: fits, size: 0, entries: new TrailerEntries() };
         this.building[kind] = builder;
       }
       write(builder);
@@ -197,7 +197,7 @@ export class BlobStore {
 
   private append(builder: PackBuilder, id: Buffer, record: Buffer): void {
     record.copy(builder.buffer, builder.size);
-    builder.entries.push({ id, offset: builder.size, length: record.length });
+    builder.entries.push(id, builder.size, record.length);
     builder.size += record.length;
   }
 

@@ -37,16 +37,36 @@ export interface PackEntry {
   length: number;
 }
 
-export function encodeTrailer(keys: RepositoryKeys, packId: string, entries: PackEntry[]): Buffer {
-  const plain = Buffer.allocUnsafe(4 + entries.length * TRAILER_ENTRY);
-  plain.writeUInt32LE(entries.length, 0);
-  entries.forEach((e, i) => {
-    const at = 4 + i * TRAILER_ENTRY;
-    e.id.copy(plain, at);
-    plain.writeUInt32LE(e.offset, at + 16);
-    plain.writeUInt32LE(e.length, at + 20);
-  });
-  const sealed = sealFile(keys, `pack-trailer:${packId}`, plain);
+/**
+ * The entries of a pack being built, 24 bytes each in trailer layout (id, offset, length): no object per blob,
+ * so a pack of a hundred thousand small files costs the garbage collector nothing.
+ */
+export class TrailerEntries {
+  private buf = Buffer.allocUnsafe(4 + 1024 * TRAILER_ENTRY);
+  count = 0;
+
+  push(id: Uint8Array, offset: number, length: number): void {
+    const at = 4 + this.count * TRAILER_ENTRY;
+    if (at + TRAILER_ENTRY > this.buf.length) {
+      const next = Buffer.allocUnsafe(this.buf.length * 2);
+      this.buf.copy(next, 0, 0, at);
+      this.buf = next;
+    }
+    this.buf.set(id, at);
+    this.buf.writeUInt32LE(offset, at + 16);
+    this.buf.writeUInt32LE(length, at + 20);
+    this.count++;
+  }
+
+  /** The trailer plaintext: count, then the entries. */
+  plaintext(): Buffer {
+    this.buf.writeUInt32LE(this.count, 0);
+    return this.buf.subarray(0, 4 + this.count * TRAILER_ENTRY);
+  }
+}
+
+export function encodeTrailer(keys: RepositoryKeys, packId: string, entries: TrailerEntries): Buffer {
+  const sealed = sealFile(keys, `pack-trailer:${packId}`, entries.plaintext());
   const tail = Buffer.allocUnsafe(8);
   tail.writeUInt32LE(sealed.length, 0);
   tail.write(PACK_MAGIC, 4, "latin1");

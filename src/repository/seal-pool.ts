@@ -42,12 +42,20 @@ export class SealPool {
   private seq = 0;
   private closed = false;
 
+  private readonly setup: WorkerSetup;
+  private readonly wanted: number;
+
   constructor(keys: RepositoryKeys, master: Buffer, workerCount: number, chunks: BufferPool) {
     this.keys = keys;
     this.chunks = chunks;
-    const setup: WorkerSetup = { master, maxChunk: chunks.size };
-    for (let i = 0; i < workerCount; i++) {
-      const worker = new Worker(new URL("./seal-worker.ts", import.meta.url), { workerData: setup });
+    this.setup = { master, maxChunk: chunks.size };
+    this.wanted = workerCount;
+  }
+
+  /** Workers start with the first large chunk: a backup of small files never pays for them. */
+  private start(): void {
+    for (let i = this.workers.length; i < this.wanted; i++) {
+      const worker = new Worker(new URL("./seal-worker.ts", import.meta.url), { workerData: this.setup });
       const pooled: PooledWorker = { worker, pending: new Map() };
       worker.on("message", (reply: WorkerReply) => {
         const p = pooled.pending.get(reply.seq);
@@ -68,7 +76,7 @@ export class SealPool {
   }
 
   get workerCount(): number {
-    return this.workers.length;
+    return this.wanted;
   }
 
   private failAll(pooled: PooledWorker, err: Error): void {
@@ -77,6 +85,8 @@ export class SealPool {
   }
 
   private pick(): PooledWorker | undefined {
+    if (this.closed) return undefined;
+    if (this.workers.length < this.wanted) this.start();
     let best: PooledWorker | undefined;
     for (const w of this.workers) if (best === undefined || w.pending.size < best.pending.size) best = w;
     return best;
