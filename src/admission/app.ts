@@ -124,7 +124,7 @@ export function createReviewHandler(options: AdmissionAppOptions) {
     }
   };
 
-  return (phase: Phase) => async (req: IncomingMessage, res: ServerResponse) => {
+  const handle = async (phase: Phase, req: IncomingMessage, res: ServerResponse) => {
     const route = `/${phase}`;
     const started = process.hrtime.bigint();
     if (!isJsonMediaType(req.headers["content-type"])) {
@@ -150,6 +150,19 @@ export function createReviewHandler(options: AdmissionAppOptions) {
     json(res, 200, JSON.stringify(answer.body));
     metrics.requests.inc({ route, result: answer.result, code: "200" });
     metrics.latency.observe({ route }, Number(process.hrtime.bigint() - started) / 1e9);
+  };
+
+  // Whatever goes wrong in one review (a value JSON cannot encode, a socket error) ends that review with a
+  // 500, never the process.
+  return (phase: Phase) => async (req: IncomingMessage, res: ServerResponse) => {
+    try {
+      await handle(phase, req, res);
+    } catch (err) {
+      logger.error({ err, route: `/${phase}` }, "review failed");
+      metrics.requests.inc({ route: `/${phase}`, result: "error", code: "500" });
+      if (!res.headersSent) json(res, 500, JSON.stringify({ error: "internal error", status: 500 }));
+      else res.destroy();
+    }
   };
 }
 

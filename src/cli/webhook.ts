@@ -13,7 +13,11 @@ export const run: CommandRun = async ({ argv, env, stdout, stderr }) => {
     return 2;
   }
   const { startWebhook } = await import("../admission/webhook.ts");
-  const webhook = await startWebhook(parsed.options);
+  const { createLogger } = await import("../log.ts");
+  const logger = createLogger({ name: "skiff-webhook" });
+  // A stray rejection in a background task (a watch, a status update) is logged; the reviews keep being served.
+  process.on("unhandledRejection", (err) => logger.error({ err }, "unhandled rejection"));
+  const webhook = await startWebhook(parsed.options, { logger });
   return new Promise<number>((resolve) => {
     const stop = (signal: string) => {
       process.off("SIGTERM", onTerm);

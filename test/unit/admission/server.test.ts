@@ -8,6 +8,7 @@ import { certificateInfo, createCA, createServingCertificate, type KeyPair } fro
 import type { AdmissionEvaluator } from "../../../src/admission/evaluator.ts";
 import { createAdmissionMetrics } from "../../../src/admission/metrics.ts";
 import { type RunningServer, startAdmissionServer } from "../../../src/admission/server.ts";
+import type { Decision } from "../../../src/policy/types.ts";
 
 interface Reply {
   status: number;
@@ -80,7 +81,7 @@ describe("admission HTTPS server", () => {
   // Denies objects labelled deny=true, patches otherwise, echoes the object's name in a warning.
   const evaluator: AdmissionEvaluator = {
     ready: () => ready,
-    evaluate(request) {
+    evaluate(request): Decision {
       const object = request.object as { metadata?: { name?: string; labels?: Record<string, string> } };
       if (object?.metadata?.labels?.deny === "true") {
         return {
@@ -94,6 +95,16 @@ describe("admission HTTPS server", () => {
         };
       }
       if (object?.metadata?.name === "boom") throw new Error("engine bug");
+      if (object?.metadata?.name === "bigint") {
+        // A value JSON cannot encode must not take the process down.
+        return {
+          allowed: true,
+          results: [],
+          warnings: [],
+          auditAnnotations: {},
+          patch: [{ op: "add", path: "/spec/n", value: 1n }],
+        };
+      }
       return {
         allowed: true,
         results: [{ policy: "test-policy", rule: "label", outcome: "mutated" }],
@@ -151,6 +162,25 @@ describe("admission HTTPS server", () => {
     assert.equal(r.response.allowed, false);
     assert.equal(r.response.status.code, 500);
     assert.equal((await get(server, ca.certPem, "/healthz")).status, 200);
+  });
+
+  it("answers a decision it cannot encode with an internal-error denial and keeps serving", async () => {
+    const r = await post(server, ca.certPem, "/mutate", review("u5", { metadata: { name: "bigint" } }));
+    assert.equal(r.status, 200);
+    assert.equal(r.json().response.allowed, false, r.body);
+    assert.equal(r.json().response.status.code, 500);
+    assert.equal((await get(server, ca.certPem, "/healthz")).status, 200);
+  });
+
+  it("passes DELETE reviews (object null, oldObject set) to the evaluator", async () => {
+    const body = JSON.stringify({
+      apiVersion: "admission.k8s.io/v1",
+      kind: "AdmissionReview",
+      request: { uid: "del", operation: "DELETE", object: null, oldObject: { metadata: { name: "old" } } },
+    });
+    const r = (await post(server, ca.certPem, "/validate", body)).json();
+    assert.equal(r.response.uid, "del");
+    assert.equal(r.response.allowed, true);
   });
 
   it("rejects malformed, oversized and non-JSON bodies with a JSON error", async () => {
