@@ -18,6 +18,7 @@ const root = fileURLToPath(new URL("../../../", import.meta.url));
 interface Kustomization {
   resources?: string[];
   configMapGenerator?: { files?: string[] }[];
+  patches?: { path?: string }[];
 }
 
 async function exists(path: string) {
@@ -44,6 +45,9 @@ async function kustomizedFiles(dir: string): Promise<{ resources: string[]; gene
     } else {
       resources.push(path);
     }
+  }
+  for (const patch of k.patches ?? []) {
+    if (patch.path) assert.ok(await exists(join(dir, patch.path)), `patch ${patch.path} does not exist`);
   }
   for (const generator of k.configMapGenerator ?? []) {
     for (const file of generator.files ?? []) {
@@ -96,6 +100,16 @@ describe("install manifests", () => {
     for (const kind of ["PodDisruptionBudget", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"]) {
       assert.ok(kinds.has(kind), `no ${kind} in the install`);
     }
+  });
+
+  it("the cert-manager overlay resolves and switches the webhook to mounted certificates", async () => {
+    const overlay = join(root, "manifests/overlays/cert-manager");
+    const { resources } = await kustomizedFiles(overlay);
+    assert.ok(resources.includes(join(root, "manifests/webhook-deployment.yaml")));
+    const patch = (await manifests([join(overlay, "deployment-patch.yaml")]))[0];
+    const args: string[] = patch.spec.template.spec.containers[0].args;
+    assert.ok(args.includes("--cert-mode=files"));
+    await manifests([join(overlay, "certificate.yaml")]);
   });
 
   it("runs the webhook hardened: 2 replicas, restricted security context, probes, resources", async () => {
