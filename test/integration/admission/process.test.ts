@@ -11,12 +11,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
+import { parseAllDocuments } from "yaml";
 import { createCA, createServingCertificate } from "../../../src/admission/certs.ts";
 import { startWebhook } from "../../../src/admission/webhook.ts";
 import type { WebhookOptions } from "../../../src/admission/webhook-options.ts";
-import { type Cluster, freePort, useCluster } from "../../env/index.ts";
-import { apiCall } from "./api.ts";
+import { type Cluster, freePort, uniqueName, useCluster } from "../../env/index.ts";
+import { apiCall, create } from "./api.ts";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 
@@ -121,6 +123,107 @@ describe("skiff webhook process", () => {
       for (const r of replicas) assert.equal(r.certificates.current()?.certPem, stored);
     } finally {
       await Promise.all(replicas.map((r) => r.close()));
+    }
+  });
+
+  it("runs with nothing more than the shipped RBAC", async () => {
+    const kc = cluster.kubeConfig;
+    const ns = await cluster.newNamespace("skiff-rbac");
+    const suffix = uniqueName("rbac").split("-").at(-1) as string;
+    const mutating = `skiff-policy-mutating-${suffix}`;
+    const validating = `skiff-policy-validating-${suffix}`;
+    // The shipped RBAC, moved to this namespace and to this test's configuration names.
+    const text = (await import("node:fs/promises")).readFile(join(root, "manifests/webhook-rbac.yaml"), "utf8");
+    const docs = parseAllDocuments(await text).map((d) => d.toJS());
+    const created: string[] = [];
+    for (const doc of docs) {
+      doc.metadata.name = `${doc.metadata.name}-${suffix}`;
+      if (doc.metadata.namespace) doc.metadata.namespace = ns;
+      for (const rule of doc.rules ?? []) {
+        if (rule.resourceNames?.includes("skiff-policy-mutating")) rule.resourceNames = [mutating];
+        if (rule.resourceNames?.includes("skiff-policy-validating")) rule.resourceNames = [validating];
+      }
+      if (doc.roleRef) doc.roleRef.name = `${doc.roleRef.name}-${suffix}`;
+      for (const subject of doc.subjects ?? []) subject.namespace = ns;
+      const path =
+        doc.kind === "ClusterRole" || doc.kind === "ClusterRoleBinding"
+          ? `/apis/rbac.authorization.k8s.io/v1/${doc.kind.toLowerCase()}s`
+          : `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/${doc.kind.toLowerCase()}s`;
+      const reply = await create(kc, path, doc);
+      assert.equal(reply.status, 201, JSON.stringify(reply.body));
+      if (!doc.metadata.namespace) created.push(`${path}/${doc.metadata.name}`);
+    }
+    const admission = "/apis/admissionregistration.k8s.io/v1";
+    const hook = (name: string) => ({
+      name,
+      admissionReviewVersions: ["v1"],
+      sideEffects: "None",
+      failurePolicy: "Ignore",
+      clientConfig: { url: "https://127.0.0.1:1/validate" },
+      // Matches nothing: only the caBundle matters here.
+      namespaceSelector: { matchLabels: { "skiff.dev/never": suffix } },
+      rules: [{ apiGroups: [""], apiVersions: ["v1"], resources: ["configmaps"], operations: ["CREATE"] }],
+    });
+    await create(kc, `${admission}/mutatingwebhookconfigurations`, {
+      metadata: { name: mutating },
+      webhooks: [{ ...hook("m.skiff.dev"), reinvocationPolicy: "IfNeeded" }],
+    });
+    await create(kc, `${admission}/validatingwebhookconfigurations`, {
+      metadata: { name: validating },
+      webhooks: [hook("v.skiff.dev")],
+    });
+    created.push(`${admission}/mutatingwebhookconfigurations/${mutating}`);
+    created.push(`${admission}/validatingwebhookconfigurations/${validating}`);
+    // What the install ships: the service account and the empty certificate Secret.
+    await create(kc, `/api/v1/namespaces/${ns}/serviceaccounts`, { metadata: { name: "skiff-webhook" } });
+    await create(kc, `/api/v1/namespaces/${ns}/secrets`, { metadata: { name: "skiff-webhook-certs" }, type: "Opaque" });
+    const token = await create(kc, `/api/v1/namespaces/${ns}/serviceaccounts/skiff-webhook/token`, {
+      apiVersion: "authentication.k8s.io/v1",
+      kind: "TokenRequest",
+      spec: { expirationSeconds: 3600 },
+    });
+    const asWebhook = new KubeConfig();
+    const server = kc.getCurrentCluster();
+    asWebhook.loadFromOptions({
+      clusters: [server],
+      users: [{ name: "skiff-webhook", token: token.body.status.token }],
+      contexts: [{ name: "skiff-webhook", cluster: server?.name, user: "skiff-webhook" }],
+      currentContext: "skiff-webhook",
+    });
+    const lines: string[] = [];
+    const logger = pino({ level: "debug" }, { write: (line: string) => lines.push(line) });
+    const webhook = await startWebhook(
+      {
+        port: 0,
+        bindAddress: "127.0.0.1",
+        policyDir: join(root, "policies"),
+        clusterPolicies: true,
+        certMode: "self-managed",
+        namespace: ns,
+        serviceName: "skiff-webhook",
+        certSecret: "skiff-webhook-certs",
+        extraHosts: ["127.0.0.1"],
+        mutatingConfigurations: [mutating],
+        validatingConfigurations: [validating],
+        shutdownDelayMs: 0,
+        shutdownGraceMs: 1000,
+        bodyLimit: 1024 * 1024,
+      },
+      { kubeConfig: asWebhook, logger },
+    );
+    try {
+      await webhook.whenReady(30_000);
+      const secret = await apiCall(kc, "GET", `/api/v1/namespaces/${ns}/secrets/skiff-webhook-certs`);
+      assert.ok(secret.body.data?.["tls.crt"], "the certificate Secret was filled");
+      for (const path of created.slice(-2)) {
+        const config = await apiCall(kc, "GET", path);
+        assert.ok(config.body.webhooks[0].clientConfig.caBundle, `${path} got its caBundle`);
+      }
+      const forbidden = lines.filter((l) => /forbidden/i.test(l));
+      assert.deepEqual(forbidden, []);
+    } finally {
+      await webhook.close();
+      for (const path of created) await apiCall(kc, "DELETE", path);
     }
   });
 });
