@@ -15,17 +15,20 @@ import { cpus, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { createS3Store } from "../../src/objectstore/s3.ts";
+import { type S3Server, startS3Server } from "../../test/env/s3.ts";
 import { applyChange, ensureLarge, ensureSmall, treeSize } from "./datasets.ts";
 import { measure } from "./measure.ts";
 import { ensureGnuTime, ensureKopia, ensureRestic, kopiaVersion, runQuiet } from "./peers.ts";
 import { formatTable, type Row, speedRatio } from "./report.ts";
-import { kopiaTool, resticTool, skiffTool, type Tool, type ToolName } from "./tools.ts";
+import { bucketFor, kopiaTool, resticTool, skiffTool, type Tool, type ToolName } from "./tools.ts";
 import { compareTrees, treeDigest } from "./verify.ts";
 
 const { values: flags } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
     million: { type: "boolean", default: false },
+    s3: { type: "boolean", default: false },
     "data-dir": { type: "string" },
     tools: { type: "string" },
     help: { type: "boolean", default: false },
@@ -56,7 +59,9 @@ function recordFailure(err: unknown): void {
   log(message);
   failures.push(message.split("\n").slice(0, 3).join(" / "));
 }
-const runDir = join(dataDir, `run-${mode}`);
+const runDir = join(dataDir, `run-${mode}${flags.s3 ? "-s3" : ""}`);
+/** With --s3: the local S3 server (versitygw from the test environment) holding every repository. */
+let s3: S3Server | undefined;
 
 async function prepareTools(): Promise<{ tools: Tool[]; skipped: Array<{ name: string; reason: string }> }> {
   const tools: Tool[] = [];
@@ -65,7 +70,7 @@ async function prepareTools(): Promise<{ tools: Tool[]; skipped: Array<{ name: s
     const workDir = join(runDir, name);
     try {
       if (name === "skiff") {
-        const tool = await skiffTool(workDir);
+        const tool = await skiffTool(workDir, s3);
         // The repository and data mover commands may not be in a given checkout yet; say so and run the peers.
         const help = await runQuiet(process.execPath, [join(projectRoot, "src", "main.ts"), "--help"]);
         const needed = [
@@ -77,13 +82,14 @@ async function prepareTools(): Promise<{ tools: Tool[]; skipped: Array<{ name: s
         const missing = needed.filter((command) => !help.includes(command));
         if (missing.length)
           throw new Error(`this checkout's CLI has no ${missing.map((m) => `'skiff ${m}'`).join(", ")}`);
-        tools.push(tool);
+        const commit = await runQuiet("git", ["describe", "--always", "--dirty"], { cwd: projectRoot }).catch(() => "");
+        tools.push({ ...tool, version: commit.trim() ? `commit ${commit.trim()}` : tool.version });
       } else if (name === "kopia") {
-        tools.push(kopiaTool(await ensureKopia(log), kopiaVersion, workDir));
+        tools.push(kopiaTool(await ensureKopia(log), kopiaVersion, workDir, s3));
       } else if (name === "restic") {
         const binary = await ensureRestic(log);
         const version = (await runQuiet(binary, ["version"])).split(" ")[1] ?? "?";
-        tools.push(resticTool(binary, version, workDir));
+        tools.push(resticTool(binary, version, workDir, s3));
       } else {
         throw new Error(`unknown tool '${name}' (expected skiff, kopia, restic)`);
       }
@@ -113,7 +119,7 @@ async function step(
       ...counts,
       peakRssBytes: measured.peakRssBytes,
       cpuSeconds: measured.cpuSeconds,
-      repoBytes: repo ? await treeSize(repo) : undefined,
+      repoBytes: repo ? await repoSize(tool, repo) : undefined,
     });
     return measured;
   } catch (err) {
@@ -132,11 +138,29 @@ async function step(
   }
 }
 
+/** Bytes stored: the repository folder, or with --s3 every object in the tool's bucket. */
+async function repoSize(tool: Tool, repo: string): Promise<number> {
+  if (!s3) return treeSize(repo);
+  const store = await createS3Store({
+    bucket: bucketFor(tool.name, repo),
+    config: { region: s3.region, s3Url: s3.endpoint, s3ForcePathStyle: "true", checksumAlgorithm: "" },
+    credentialsFile: s3.credentialsFile,
+  });
+  try {
+    let total = 0;
+    for await (const object of store.list("")) total += object.size;
+    return total;
+  } finally {
+    store.close();
+  }
+}
+
 /** Creates the repository; when that fails, the step gets a row saying so. */
 async function initRepo(timeBinary: string, tool: Tool, repo: string, stepName: string): Promise<boolean> {
   await rm(repo, { recursive: true, force: true });
   await mkdir(join(repo, ".."), { recursive: true });
   try {
+    if (s3) await s3.createBucket(bucketFor(tool.name, repo));
     await measure(timeBinary, tool.init(repo), `${tool.name} init`);
     return true;
   } catch (err) {
@@ -163,6 +187,10 @@ async function main(): Promise<void> {
   const timeBinary = await ensureGnuTime(log);
   await rm(runDir, { recursive: true, force: true });
   await mkdir(runDir, { recursive: true });
+  if (flags.s3) {
+    s3 = await startS3Server(log);
+    log(`repositories on the S3 server at ${s3.endpoint} (versitygw, POSIX backend on this disk)`);
+  }
   const { tools, skipped } = await prepareTools();
   const largeSpec = { seed: "skiff-bench-1", totalBytes: sizes.largeBytes };
   const smallSpec = { seed: "skiff-bench-1", files: sizes.smallFiles };
@@ -273,7 +301,7 @@ async function main(): Promise<void> {
   const lines = [
     `Skiff data mover benchmark (${mode}), ${new Date().toISOString()}`,
     `tools: ${tools.map((t) => `${t.name} ${t.version}`).join(", ")}${skipped.length ? `; not run: ${skipped.map((s) => `${s.name} (${s.reason})`).join(", ")}` : ""}`,
-    `machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), ${(totalmem() / 1024 ** 3).toFixed(0)} GiB; local filesystem repositories`,
+    `machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), ${(totalmem() / 1024 ** 3).toFixed(0)} GiB; ${s3 ? "repositories on a local S3 server (versitygw over this disk)" : "local filesystem repositories"}`,
     "each tool ran once per step, in the order listed, with data in the page cache (caches cannot be dropped here)",
     "MB = 10^6 bytes; CPU s = user + system seconds; 'vs peer' = peer seconds / Skiff seconds (above 1: Skiff faster); repo size after the step",
     "",
@@ -301,7 +329,7 @@ async function main(): Promise<void> {
   for (const stepName of new Set(rows.map((r) => r.step))) {
     ratios[stepName] = Object.fromEntries(peers.map((p) => [p, speedRatio(rows, stepName, p)]));
   }
-  const base = join(dataDir, `results-${mode}`);
+  const base = join(dataDir, `results-${mode}${s3 ? "-s3" : ""}`);
   await writeFile(`${base}.txt`, `${text}\n`);
   await writeFile(
     `${base}.json`,
@@ -310,4 +338,8 @@ async function main(): Promise<void> {
   log(`written ${base}.txt and ${base}.json`);
 }
 
-await main();
+try {
+  await main();
+} finally {
+  await s3?.stop();
+}

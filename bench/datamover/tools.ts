@@ -4,7 +4,7 @@
  * and the password comes from the environment or a file, never from argv.
  */
 import { mkdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { CommandSpec } from "./measure.ts";
 
@@ -25,6 +25,24 @@ export interface Tool {
 }
 
 const password = "skiff-bench-password-not-secret";
+
+/** An S3 server to put the repositories on instead of local folders (`--s3`): one bucket per tool and repository. */
+export interface S3Target {
+  endpoint: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  credentialsFile: string;
+}
+
+/** The repository's local folder names its bucket when repositories live on S3 (e.g. "kopia-repo-large"). */
+export function bucketFor(tool: ToolName, repo: string): string {
+  return `${tool}-${basename(repo)}`;
+}
+
+function s3Env(s3: S3Target | undefined): NodeJS.ProcessEnv {
+  return s3 ? { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey } : {};
+}
 const projectRoot = fileURLToPath(new URL("../../", import.meta.url));
 
 /** The last line of output that parses as a JSON object. */
@@ -39,7 +57,7 @@ function lastJson(stdout: string, label: string): Record<string, unknown> {
   throw new Error(`${label}: no JSON line in the output:\n${stdout.slice(-2000)}`);
 }
 
-export async function skiffTool(workDir: string): Promise<Tool> {
+export async function skiffTool(workDir: string, s3?: S3Target): Promise<Tool> {
   await mkdir(workDir, { recursive: true });
   const passwordFile = join(workDir, "password");
   await writeFile(passwordFile, password, { mode: 0o600 });
@@ -47,13 +65,19 @@ export async function skiffTool(workDir: string): Promise<Tool> {
   const env = { ...process.env, SKIFF_LOG_LEVEL: "warn" };
   const cli = (args: string[]): CommandSpec => ({ cmd: process.execPath, args: [main, ...args], env });
   // The cache lives in the tool's work folder, like the peers' caches, and is not counted as repository size.
+  const location = (repo: string) => {
+    if (!s3) return repo;
+    const query = new URLSearchParams({ region: s3.region, s3Url: s3.endpoint, s3ForcePathStyle: "true" });
+    return `s3://${bucketFor("skiff", repo)}?${query}`;
+  };
   const common = (repo: string) => [
     "--repo",
-    repo,
+    location(repo),
     "--password-file",
     passwordFile,
     "--cache-dir",
     join(workDir, "cache"),
+    ...(s3 ? ["--credentials-file", s3.credentialsFile] : []),
   ];
   return {
     name: "skiff",
@@ -77,9 +101,10 @@ export async function skiffTool(workDir: string): Promise<Tool> {
  * kopia as Velero 1.15 sets it up: BLAKE2B-256-128 hashing, AES256-GCM-HMAC-SHA256 encryption, the default
  * DYNAMIC-4M-BUZHASH splitter, no compression policy, caches from cacheLimitMB 5000 (80% content, 20% metadata).
  */
-export function kopiaTool(binary: string, version: string, workDir: string): Tool {
+export function kopiaTool(binary: string, version: string, workDir: string, s3?: S3Target): Tool {
   const envFor = (repo: string): NodeJS.ProcessEnv => ({
     ...process.env,
+    ...s3Env(s3),
     KOPIA_PASSWORD: password,
     KOPIA_CONFIG_PATH: `${repo}.kopia-config`,
     KOPIA_LOG_DIR: join(workDir, "logs"),
@@ -94,8 +119,15 @@ export function kopiaTool(binary: string, version: string, workDir: string): Too
       run(repo, [
         "repository",
         "create",
-        "filesystem",
-        `--path=${repo}`,
+        ...(s3
+          ? [
+              "s3",
+              `--bucket=${bucketFor("kopia", repo)}`,
+              `--endpoint=${new URL(s3.endpoint).host}`,
+              `--region=${s3.region}`,
+              ...(s3.endpoint.startsWith("http:") ? ["--disable-tls"] : []),
+            ]
+          : ["filesystem", `--path=${repo}`]),
         `--cache-directory=${join(workDir, "cache", repo.split("/").pop() ?? "repo")}`,
         "--content-cache-size-mb=4000",
         "--metadata-cache-size-mb=1000",
@@ -115,11 +147,12 @@ export function kopiaTool(binary: string, version: string, workDir: string): Too
 }
 
 /** restic with its defaults (repository format 2, compression auto), as Velero's deprecated restic path runs it. */
-export function resticTool(binary: string, version: string, workDir: string): Tool {
+export function resticTool(binary: string, version: string, workDir: string, s3?: S3Target): Tool {
   const envFor = (repo: string): NodeJS.ProcessEnv => ({
     ...process.env,
+    ...s3Env(s3),
     RESTIC_PASSWORD: password,
-    RESTIC_REPOSITORY: repo,
+    RESTIC_REPOSITORY: s3 ? `s3:${s3.endpoint}/${bucketFor("restic", repo)}` : repo,
     RESTIC_CACHE_DIR: join(workDir, "cache"),
   });
   const run = (repo: string, args: string[]): CommandSpec => ({ cmd: binary, args, env: envFor(repo) });
