@@ -146,6 +146,10 @@ export function createReviewHandler(options: AdmissionAppOptions) {
       reject(res, route, parsed.error, req, started);
       return;
     }
+    if (evaluator.loaded && !evaluator.loaded()) {
+      reject(res, route, { status: 503, reason: "policies are not loaded yet" }, req, started);
+      return;
+    }
     const answer = evaluate(parsed.review, phase, route);
     json(res, 200, JSON.stringify(answer.body));
     metrics.requests.inc({ route, result: answer.result, code: "200" });

@@ -33,8 +33,8 @@ export interface ParsedReview {
 }
 
 export interface TransportError {
-  /** 400 malformed, 413 too large, 415 wrong media type. */
-  status: 400 | 413 | 415;
+  /** 400 malformed, 413 too large, 415 wrong media type, 503 not able to decide yet. */
+  status: 400 | 413 | 415 | 503;
   reason: string;
 }
 

@@ -8,6 +8,11 @@ import type { AdmissionRequest, Phase } from "./codec.ts";
 export interface AdmissionEvaluator {
   /** True once a first policy set has been loaded (even an empty one, if that is what is configured). */
   ready(): boolean;
+  /**
+   * False while no policy set exists at all: reviews then get HTTP 503, so the apiserver applies the webhook's
+   * failurePolicy instead of receiving a verdict. (ready() may also wait for caches; this does not.)
+   */
+  loaded?(): boolean;
   /** Pure and synchronous: evaluation never reaches the network (the cluster is read from watch caches). */
   evaluate(request: AdmissionRequest, phase: Phase): Decision;
 }

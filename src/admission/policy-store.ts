@@ -137,6 +137,10 @@ export class PolicyStore implements AdmissionEvaluator {
     return { set: this.set, errors: this.errors };
   }
 
+  loaded(): boolean {
+    return this.set !== undefined && this.options.requiredSources.every((s) => this.sources.has(s));
+  }
+
   ready(): boolean {
     if (!this.set) return false;
     if (!this.options.requiredSources.every((s) => this.sources.has(s))) return false;

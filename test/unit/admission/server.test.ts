@@ -81,6 +81,7 @@ describe("admission HTTPS server", () => {
   // Denies objects labelled deny=true, patches otherwise, echoes the object's name in a warning.
   const evaluator: AdmissionEvaluator = {
     ready: () => ready,
+    loaded: () => ready,
     evaluate(request): Decision {
       const object = request.object as { metadata?: { name?: string; labels?: Record<string, string> } };
       if (object?.metadata?.labels?.deny === "true") {
@@ -132,6 +133,9 @@ describe("admission HTTPS server", () => {
     const notReady = await get(server, ca.certPem, "/readyz");
     assert.equal(notReady.status, 503);
     assert.match(notReady.body, /policies not loaded/);
+    // No verdict without policies: a 503 lets the apiserver apply the webhook's failurePolicy.
+    const early = await post(server, ca.certPem, "/validate", review("u0", { metadata: { name: "a" } }));
+    assert.equal(early.status, 503);
     ready = true;
     assert.equal((await get(server, ca.certPem, "/readyz")).status, 200);
   });
