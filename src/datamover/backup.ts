@@ -12,7 +12,7 @@ import { estimateTreeBytes } from "./estimate.ts";
 import { selectParentSnapshot } from "./parent.ts";
 import { type ProgressListener, ProgressMeter } from "./progress.ts";
 import { type ManifestWithRoot, rootAttributesFrom } from "./root-directory.ts";
-import { readChunks } from "./source-reader.ts";
+import { readChunks, readPipe } from "./source-reader.ts";
 
 export interface BackupOptions {
   /** The directory (Filesystem) or the device or file (Block) to back up. */
@@ -148,28 +148,39 @@ export async function backupBlock(repo: Repository, options: BackupOptions): Pro
   const stats = emptyStats();
   const meter = new ProgressMeter({ onProgress: options.onProgress, intervalMs: options.progressIntervalMs });
   meter.setTotal(size);
-  const handle = await open(source, "r").catch((err: unknown) => {
-    throw new BackupSourceError(`source '${options.source}' cannot be opened: ${(err as Error).message}`, {
-      cause: err,
-    });
-  });
+  const counter = {
+    onBytes(bytes: number) {
+      stats.bytesRead += bytes;
+      meter.add(bytes);
+    },
+  };
   let block: { id: string; size: number };
-  try {
-    const counter = {
-      onBytes(bytes: number) {
-        stats.bytesRead += bytes;
-        meter.add(bytes);
-      },
-    };
-    block = await repo.writeObject(readChunks(handle, sourcePath, size, counter, options.signal, isStream), {
-      ...(isStream ? {} : { sizeHint: size }),
-      ...(options.signal ? { signal: options.signal } : {}),
+  if (info.isFIFO()) {
+    try {
+      block = await repo.writeObject(
+        readPipe(source, counter, options.signal),
+        options.signal ? { signal: options.signal } : {},
+      );
+    } finally {
+      meter.stop();
+    }
+  } else {
+    const handle = await open(source, "r").catch((err: unknown) => {
+      throw new BackupSourceError(`source '${options.source}' cannot be opened: ${(err as Error).message}`, {
+        cause: err,
+      });
     });
-  } finally {
-    meter.stop();
-    // After a cancel a read may still be pending on the handle, and closing waits for it: do not wait then.
-    const closing = handle.close().catch(() => {});
-    if (!options.signal?.aborted) await closing;
+    try {
+      block = await repo.writeObject(readChunks(handle, sourcePath, size, counter, options.signal, isStream), {
+        ...(isStream ? {} : { sizeHint: size }),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+    } finally {
+      meter.stop();
+      // After a cancel a read may still be pending on the handle, and closing waits for it: do not wait then.
+      const closing = handle.close().catch(() => {});
+      if (!options.signal?.aborted) await closing;
+    }
   }
   options.signal?.throwIfAborted();
   stats.files = 1;

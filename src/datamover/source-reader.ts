@@ -3,7 +3,13 @@
  * wrapped in SourceReadError so the walker can tell "this file is unreadable" (counted, the backup goes on) from
  * a repository failure (fatal).
  */
+import { open as openCallback } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
+import { Socket } from "node:net";
+import { addAbortSignal } from "node:stream";
+import { promisify } from "node:util";
+
+const openFd = promisify(openCallback);
 
 /** Large reads keep syscalls few; the repository chunks the stream itself. */
 const readSize = 1 << 20;
@@ -86,4 +92,33 @@ function abortable<T>(operation: Promise<T>, signal: AbortSignal): Promise<T> {
       },
     );
   });
+}
+
+/**
+ * Reads a named pipe to its end through the event loop (epoll) rather than the thread pool: a thread-pool read
+ * blocked on an idle pipe cannot be cancelled and would even hold up the process's exit.
+ */
+export async function* readPipe(path: string, counter: ReadCounter, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+  let fd: number;
+  try {
+    // Opening waits for a writer; libuv then switches the descriptor to non-blocking mode.
+    fd = await openFd(path, "r");
+  } catch (err) {
+    throw new SourceReadError(path, err);
+  }
+  const socket = new Socket({ fd, readable: true, writable: false });
+  if (signal !== undefined) addAbortSignal(signal, socket);
+  try {
+    for await (const chunk of socket) {
+      const bytes = chunk as Buffer;
+      counter.onBytes(bytes.length);
+      yield bytes;
+    }
+  } catch (err) {
+    if (signal?.aborted) throw signal.reason;
+    throw new SourceReadError(path, err);
+  } finally {
+    socket.destroy();
+  }
+  signal?.throwIfAborted();
 }

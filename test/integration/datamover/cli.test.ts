@@ -33,6 +33,9 @@ interface Run {
   stderr: string;
 }
 
+/** Every child started, so a failed test cannot leave one running (and keep this file's process alive). */
+const children = new Set<ChildProcess>();
+
 function start(
   args: string[],
   options: { uid?: number; gid?: number } = {},
@@ -42,6 +45,8 @@ function start(
     env: { ...process.env, SKIFF_LOG_LEVEL: "warn" },
     ...options,
   });
+  children.add(child);
+  child.on("exit", () => children.delete(child));
   let stdout = "";
   let stderr = "";
   child.stdout!.on("data", (d) => (stdout += d));
@@ -76,7 +81,7 @@ function lastJson(stdout: string): Record<string, unknown> {
   return JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
 }
 
-describe("skiff data-mover (CLI)", { timeout: 120_000 }, () => {
+describe("skiff data-mover (CLI)", { timeout: 180_000 }, () => {
   let work: string;
   let repo: string;
   let passwordFile: string;
@@ -91,7 +96,10 @@ describe("skiff data-mover (CLI)", { timeout: 120_000 }, () => {
     const init = await skiff(["repo", "init", ...repoFlags]);
     assert.equal(init.code, 0, init.stderr);
   });
-  after(() => rmSync(work, { recursive: true, force: true }));
+  after(() => {
+    for (const child of children) child.kill("SIGKILL");
+    rmSync(work, { recursive: true, force: true });
+  });
 
   it("backs up and restores a directory, printing progress lines and a summary", async () => {
     const source = join(work, "plain");
