@@ -206,7 +206,8 @@ async function main(): Promise<void> {
       const counts = { files: small.files, bytes: small.bytes, rate: "files/s" as const };
       const backedUp = await step(timeBinary, tool, backupStep, tool.backup(repo, small.dir), counts, repo);
       if (tool.maintenance && backedUp) {
-        await step(timeBinary, tool, "repo maintenance --full of it", tool.maintenance(repo), counts, repo);
+        const maintenanceCounts = { ...counts, rate: "none" as const };
+        await step(timeBinary, tool, "repo maintenance --full of it", tool.maintenance(repo), maintenanceCounts, repo);
       }
     }
   } else {

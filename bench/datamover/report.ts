@@ -7,7 +7,8 @@ export interface Row {
   /** Files or bytes processed, for the rate column. */
   files: number;
   bytes: number;
-  rate: "MB/s" | "files/s";
+  /** What the rate column shows; "none" for steps whose speed is not about the data (maintenance). */
+  rate: "MB/s" | "files/s" | "none";
   peakRssBytes: number;
   cpuSeconds: number;
   repoBytes: number | undefined;
@@ -17,7 +18,7 @@ export interface Row {
 const MB = 1e6;
 
 function rateOf(row: Row): string {
-  if (row.seconds <= 0) return "-";
+  if (row.seconds <= 0 || row.rate === "none") return "-";
   return row.rate === "MB/s"
     ? `${(row.bytes / MB / row.seconds).toFixed(1)} MB/s`
     : `${Math.round(row.files / row.seconds)} files/s`;
