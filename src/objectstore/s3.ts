@@ -4,10 +4,20 @@
  * The store itself (and why putIfAbsent may fall back to check-then-write) is in s3-store.ts.
  */
 import { readFile } from "node:fs/promises";
+import { createLogger, type Logger } from "../log.ts";
 import { type AwsCredentials, loadCredentialsFile } from "./aws-credentials.ts";
 import { buildS3Client, discoverBucketRegion, endpointText } from "./s3-client.ts";
 import { checkBucketName, parseS3Config } from "./s3-config.ts";
 import { S3ObjectStore } from "./s3-store.ts";
+
+let logger: Logger | undefined;
+
+function defaultWarn(): (message: string) => void {
+  return (message) => {
+    logger ??= createLogger({ name: "objectstore" });
+    logger.warn(message);
+  };
+}
 
 export { S3StoreError } from "./s3-errors.ts";
 export { S3ObjectStore } from "./s3-store.ts";
@@ -33,7 +43,7 @@ export interface S3StoreOptions {
   verifyBucket?: boolean;
   /** Keys per ListObjectsV2 page (default and S3's maximum: 1000); smaller values exercise paging in tests. */
   listPageSize?: number;
-  /** Receives operational warnings (e.g. conditional writes unavailable). */
+  /** Receives operational warnings (e.g. conditional writes unavailable); default: the process logger. */
   warn?: (message: string) => void;
 }
 
@@ -66,7 +76,7 @@ export async function createS3Store(options: S3StoreOptions): Promise<S3ObjectSt
     prefix,
     endpoint: endpointText(settings, region),
     settings,
-    ...(options.warn ? { warn: options.warn } : {}),
+    warn: options.warn ?? defaultWarn(),
     ...(options.listPageSize ? { listPageSize: options.listPageSize } : {}),
   });
   if (options.verifyBucket !== false) {
