@@ -79,7 +79,12 @@ export async function backupDirectory(repo: Repository, options: BackupOptions):
   const meter = new ProgressMeter({ onProgress: options.onProgress, intervalMs: options.progressIntervalMs });
   try {
     if (parent !== undefined) meter.setTotal(parent.stats.bytes);
-    else void estimateTotal(source, run.signal).then((total) => total !== undefined && meter.setTotal(total));
+    else {
+      void estimateTotal(source, run.signal).then((total) => {
+        // A late estimate must not report after the run ended.
+        if (total !== undefined && !run.signal.aborted) meter.setTotal(total);
+      });
+    }
     const walker = new TreeWalker({
       repo,
       meter,

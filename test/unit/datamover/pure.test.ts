@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { compareNames, isUnchangedFile, sameEntries, sortEntries } from "../../../src/datamover/entry-metadata.ts";
+import { estimateTreeBytes, sumFileSizes } from "../../../src/datamover/estimate.ts";
 import { Limiter } from "../../../src/datamover/limiter.ts";
 import { selectParentSnapshot } from "../../../src/datamover/parent.ts";
 import { type Progress, ProgressMeter } from "../../../src/datamover/progress.ts";
@@ -156,5 +160,24 @@ describe("secondsFromNs", () => {
     const back = BigInt(Math.round(seconds * 1e6)) * 1000n;
     assert.ok(back - ns < 1000n && ns - back < 1000n);
     assert.equal(secondsFromNs("0"), 0);
+  });
+});
+
+describe("size estimate", () => {
+  it("sums regular file sizes below a directory, in a worker thread", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "skiff-estimate-"));
+    try {
+      mkdirSync(join(dir, "a", "b"), { recursive: true });
+      writeFileSync(join(dir, "one"), Buffer.alloc(1000));
+      writeFileSync(join(dir, "a", "b", "two"), Buffer.alloc(234));
+      symlinkSync("one", join(dir, "link"));
+      assert.equal(sumFileSizes(dir), 1234);
+      assert.equal(await estimateTreeBytes(dir, new AbortController().signal), 1234);
+      const aborted = new AbortController();
+      aborted.abort();
+      assert.equal(await estimateTreeBytes(dir, aborted.signal), undefined);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
