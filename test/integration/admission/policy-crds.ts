@@ -4,7 +4,9 @@
  */
 import { readdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
+import type { KubeConfig } from "@kubernetes/client-node";
 import { loadCrds } from "../../env/index.ts";
+import { apiCall } from "./api.ts";
 
 const crdDir = fileURLToPath(new URL("../../../manifests/crds/", import.meta.url));
 
@@ -30,14 +32,25 @@ function minimal(kind: string, plural: string, scope: "Namespaced" | "Cluster") 
   };
 }
 
-export async function policyCrds(): Promise<object[]> {
-  const files = (await readdir(crdDir)).filter((n) => n.startsWith("policy.skiff.dev") && n.endsWith(".yaml"));
+/** The CRDs to install; a stand-in is never installed over a policy CRD already in the (shared) cluster. */
+export async function policyCrds(kc: KubeConfig): Promise<object[]> {
+  const files = (await readdir(crdDir)).filter((n) => n.includes("policy.skiff.dev") && n.endsWith(".yaml"));
   if (files.length > 0) {
     const all = await Promise.all(files.map((f) => loadCrds(`${crdDir}${f}`)));
     return all.flat();
   }
-  return [
+  const wanted = [
     minimal("BackupPolicy", "backuppolicies", "Namespaced"),
     minimal("ClusterBackupPolicy", "clusterbackuppolicies", "Cluster"),
   ];
+  const missing: object[] = [];
+  for (const crd of wanted) {
+    const found = await apiCall(
+      kc,
+      "GET",
+      `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`,
+    );
+    if (found.status === 404) missing.push(crd);
+  }
+  return missing;
 }

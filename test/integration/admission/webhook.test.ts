@@ -59,7 +59,7 @@ describe("admission webhooks called by a real kube-apiserver", () => {
       "pod-security.kubernetes.io/enforce": "restricted",
     });
     await cluster.installCRDs(new URL("../../../manifests/crds", import.meta.url).pathname);
-    await cluster.installCRDs(await policyCrds());
+    await cluster.installCRDs(await policyCrds(kc));
     const suffix = runId.split("-").at(-1) as string;
     mutatingName = `skiff-policy-mutating-${suffix}`;
     webhook = await startWebhook(
