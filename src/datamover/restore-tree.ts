@@ -4,11 +4,10 @@
  * own mode, owner and times are set after everything inside it is done (so writing into it cannot disturb them).
  * Every file is written under a temporary name and renamed into place complete.
  */
-import { closeSync, fchmodSync, fchownSync, futimesSync, open as openCallback, rmSync } from "node:fs";
 import { link, lstat, mkdir, open, rename, rm, symlink, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import type { Repository, TreeEntry } from "../repository/types.ts";
+import type { SmallFileWriterPool } from "./file-writer-pool.ts";
 import { Limiter } from "./limiter.ts";
 import type { ProgressMeter } from "./progress.ts";
 import {
@@ -19,7 +18,7 @@ import {
   makeFifo,
   secondsFromNs,
 } from "./restore-attributes.ts";
-import { writeBytesSync, writeStream } from "./sparse-writer.ts";
+import { writeStream } from "./sparse-writer.ts";
 
 export interface RestoreStats {
   files: number;
@@ -46,14 +45,13 @@ export interface RestoreContext {
   isRoot: boolean;
   signal: AbortSignal;
   onNotice: (message: string) => void;
+  /** Creates the small files off the main thread. */
+  smallFiles: SmallFileWriterPool;
 }
 
 let temporaryCounter = 0;
 
-/** open(2) through the thread pool, returning a plain descriptor (a FileHandle costs far more per file). */
-const openFd = promisify(openCallback);
-
-/** Files up to this size are downloaded whole and written with synchronous calls. */
+/** Files up to this size are downloaded whole and created by a writer thread. */
 const smallFileBytes = 256 << 10;
 
 export class TreeRestorer {
@@ -181,22 +179,21 @@ export class TreeRestorer {
     return { done: written };
   }
 
-  /**
-   * Downloads a small file whole, then creates it. Creating and renaming may wait on the file system's journal,
-   * so they stay asynchronous (several in flight); writing, chown, chmod, utimes and close of the new file are
-   * synchronous, as each costs microseconds where a thread pool round trip costs tens.
-   */
+  /** Downloads a small file whole; a writer thread creates it (see file-writer-pool.ts). */
   async #writeSmallFile(path: string, entry: TreeEntry): Promise<void> {
     const { repo, signal, stats, meter } = this.#ctx;
     signal.throwIfAborted();
-    let data: Buffer = Buffer.alloc(0);
+    let data: Uint8Array = new Uint8Array(0);
     if (entry.content !== undefined && entry.content.size > 0) {
       const parts: Uint8Array[] = [];
       for await (const part of repo.readObject(entry.content)) parts.push(part);
-      data =
-        parts.length === 1
-          ? Buffer.from(parts[0]!.buffer, parts[0]!.byteOffset, parts[0]!.length)
-          : Buffer.concat(parts);
+      // A compact copy: posting a view to the writer thread would clone its whole backing buffer (a pack, say).
+      data = new Uint8Array(entry.content.size > 0 ? parts.reduce((n, p) => n + p.length, 0) : 0);
+      let at = 0;
+      for (const part of parts) {
+        data.set(part, at);
+        at += part.length;
+      }
       if (data.length !== entry.content.size) {
         throw new Error(
           `object ${entry.content.id} of '${path}' returned ${data.length} bytes, expected ${entry.content.size}`,
@@ -204,27 +201,23 @@ export class TreeRestorer {
       }
     }
     signal.throwIfAborted();
-    const temporary = this.#temporaryName(path);
-    const fd = await openFd(temporary, "wx", 0o600);
-    let closed = false;
-    let renamed = false;
-    try {
-      stats.bytesWritten += writeBytesSync(fd, data, this.#ctx.writeSparseFiles);
-      if (this.#ctx.attributes.chown) fchownSync(fd, entry.uid, entry.gid);
-      fchmodSync(fd, entry.mode);
-      const t = secondsFromNs(entry.mtimeNs);
-      futimesSync(fd, t, t);
-      closeSync(fd);
-      closed = true;
-      await this.#replaceable(path, () => rename(temporary, path));
-      renamed = true;
-      meter.add(data.length);
-      stats.files++;
-      stats.bytes += entry.size;
-    } finally {
-      if (!closed) closeSync(fd);
-      if (!renamed) rmSync(temporary, { force: true });
-    }
+    // Not `+= await`: that would read the counter before the wait and lose concurrent updates.
+    const written = await this.#ctx.smallFiles.write({
+      temporary: this.#temporaryName(path),
+      path,
+      data,
+      mode: entry.mode,
+      uid: entry.uid,
+      gid: entry.gid,
+      mtime: secondsFromNs(entry.mtimeNs),
+      chown: this.#ctx.attributes.chown,
+      sparse: this.#ctx.writeSparseFiles,
+      overwrite: this.#ctx.overwrite,
+    });
+    stats.bytesWritten += written;
+    meter.add(data.length);
+    stats.files++;
+    stats.bytes += entry.size;
   }
 
   #temporaryName(path: string): string {

@@ -6,6 +6,7 @@ import type { Stats } from "node:fs";
 import { lstat, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import type { Repository, SnapshotManifest } from "../repository/types.ts";
+import { SmallFileWriterPool } from "./file-writer-pool.ts";
 import { type ProgressListener, ProgressMeter } from "./progress.ts";
 import { applyToPath } from "./restore-attributes.ts";
 import { type RestoreStats, TreeRestorer } from "./restore-tree.ts";
@@ -64,6 +65,7 @@ export async function restoreSnapshot(
   const meter = new ProgressMeter({ onProgress: options.onProgress, intervalMs: options.progressIntervalMs });
   const notice = options.onNotice ?? (() => {});
   const signal = options.signal ?? new AbortController().signal;
+  const cleanups: Array<() => Promise<void>> = [];
   try {
     if (snapshot.source.volumeMode === "Block") {
       await restoreBlock(repo, snapshot, options, stats, meter, signal);
@@ -74,6 +76,8 @@ export async function restoreSnapshot(
       meter.setTotal(snapshot.stats.bytes);
       if (!asRoot)
         notice("not running as root: restored files are owned by the current user, not their original owners");
+      const smallFiles = new SmallFileWriterPool(Math.min(4, Math.max(1, options.parallelFiles ?? 4)));
+      cleanups.push(() => smallFiles.close());
       const restorer = new TreeRestorer({
         repo,
         meter,
@@ -85,6 +89,7 @@ export async function restoreSnapshot(
         isRoot: asRoot,
         signal,
         onNotice: notice,
+        smallFiles,
       });
       const rootEntry = rootEntryOf(snapshot);
       const walked = await restorer.restoreInto(target, snapshot.root);
@@ -94,6 +99,7 @@ export async function restoreSnapshot(
     }
   } finally {
     meter.stop();
+    for (const cleanup of cleanups) await cleanup();
   }
   meter.finish();
   return { snapshot, stats };

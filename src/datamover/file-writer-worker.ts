@@ -1,0 +1,64 @@
+/**
+ * Worker thread body that creates small restored files. Each job is done with synchronous calls (create under
+ * the temporary name, write, chown, chmod, utimes, close, rename into place), which cost microseconds each here
+ * and keep the main thread, busy with the repository, free of file system work.
+ */
+import { closeSync, fchmodSync, fchownSync, futimesSync, lstatSync, openSync, renameSync, rmSync } from "node:fs";
+import { parentPort } from "node:worker_threads";
+import { writeBytesSync } from "./sparse-writer.ts";
+
+export interface SmallFileJob {
+  temporary: string;
+  path: string;
+  data: Uint8Array;
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Seconds since the epoch, as utimes takes them. */
+  mtime: number;
+  chown: boolean;
+  sparse: boolean;
+  overwrite: boolean;
+}
+
+export type SmallFileResult = { ok: true; bytesWritten: number } | { ok: false; message: string; code?: string };
+
+export function writeSmallFileSync(job: SmallFileJob): number {
+  const fd = openSync(job.temporary, "wx", 0o600);
+  let closed = false;
+  let renamed = false;
+  try {
+    const data = Buffer.from(job.data.buffer, job.data.byteOffset, job.data.length);
+    const written = writeBytesSync(fd, data, job.sparse);
+    if (job.chown) fchownSync(fd, job.uid, job.gid);
+    fchmodSync(fd, job.mode);
+    futimesSync(fd, job.mtime, job.mtime);
+    closeSync(fd);
+    closed = true;
+    try {
+      renameSync(job.temporary, job.path);
+    } catch (err) {
+      // Overwriting: rename replaces a file by itself, but not a directory in the way.
+      if (!job.overwrite || lstatSync(job.path, { throwIfNoEntry: false }) === undefined) throw err;
+      rmSync(job.path, { recursive: true, force: true });
+      renameSync(job.temporary, job.path);
+    }
+    renamed = true;
+    return written;
+  } finally {
+    if (!closed) closeSync(fd);
+    if (!renamed) rmSync(job.temporary, { force: true });
+  }
+}
+
+parentPort?.on("message", (message: { id: number; jobs: SmallFileJob[] }) => {
+  const results: SmallFileResult[] = message.jobs.map((job) => {
+    try {
+      return { ok: true, bytesWritten: writeSmallFileSync(job) };
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      return { ok: false, message: e.message ?? String(err), ...(e.code ? { code: e.code } : {}) };
+    }
+  });
+  parentPort?.postMessage({ id: message.id, results });
+});
