@@ -112,7 +112,16 @@ const testCode = await phase(
   () =>
     run(
       process.execPath,
-      ["--test", "--test-concurrency=2", ...options, ...(targets.length ? targets : defaultGlobs)],
+      [
+        "--test",
+        "--test-concurrency=2",
+        // A hung test fails on its own instead of stalling the whole run; a file whose tests are done but whose
+        // event loop stays alive (a forgotten handle) is ended rather than waited for.
+        "--test-timeout=600000",
+        "--test-force-exit",
+        ...options,
+        ...(targets.length ? targets : defaultGlobs),
+      ],
       { ...process.env, [stateFileVariable]: statePath },
     ),
   (c) => c === 0,
