@@ -1,5 +1,5 @@
 /**
- * `npm run bench:datamover [-- --quick | --million] [--data-dir DIR] [--tools skiff,kopia,restic]`
+ * `npm run bench:datamover [-- --quick | --million] [--s3] [--cold] [--data-dir DIR] [--tools skiff,kopia,restic]`
  *
  * Backs up the same deterministic data with Skiff, kopia and restic, each into its own local filesystem
  * repository, and prints seconds, throughput, peak RSS and repository size per step, with Skiff's speed
@@ -7,8 +7,10 @@
  * (d) restore of (c)'s snapshot, verified byte for byte. `--million`: Skiff's backup of 1,000,000 small files
  * and a full maintenance of that repository, for peak memory.
  *
- * Caches cannot be dropped here (no root over the host's page cache), so every tool runs once per step, in the
- * same order (skiff, kopia, restic), on data that is most likely in the page cache for all of them.
+ * By default every tool runs once per step, in the same order (skiff, kopia, restic), on data that is most
+ * likely in the page cache for all of them; `sync` runs before every step so nobody pays for an earlier
+ * writer's dirty pages. `--cold` also drops the page cache before every step (needs root and a writable
+ * /proc/sys/vm/drop_caches; it slows everything else on the machine for a moment).
  */
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
@@ -29,13 +31,16 @@ const { values: flags } = parseArgs({
     quick: { type: "boolean", default: false },
     million: { type: "boolean", default: false },
     s3: { type: "boolean", default: false },
+    cold: { type: "boolean", default: false },
     "data-dir": { type: "string" },
     tools: { type: "string" },
     help: { type: "boolean", default: false },
   },
 });
 if (flags.help) {
-  console.log("usage: npm run bench:datamover -- [--quick | --million] [--data-dir DIR] [--tools skiff,kopia,restic]");
+  console.log(
+    "usage: npm run bench:datamover -- [--quick | --million] [--s3] [--cold] [--data-dir DIR] [--tools skiff,kopia,restic]",
+  );
   process.exit(0);
 }
 
@@ -110,6 +115,9 @@ async function step(
   repo: string | undefined,
 ): Promise<{ stdout: string } | undefined> {
   log(`${stepName}: ${tool.name}`);
+  // Flush dirty pages first, so that no tool pays for the writeback of data written before its turn.
+  await runQuiet("sync", []).catch(() => {});
+  if (flags.cold) await dropPageCache();
   try {
     const measured = await measure(timeBinary, spec, `${tool.name} ${stepName}`);
     rows.push({
@@ -135,6 +143,15 @@ async function step(
       note: "failed",
     });
     return undefined;
+  }
+}
+
+/** Drops clean page-cache pages (1 = page cache only; dentries and inodes stay). Throws when not permitted. */
+async function dropPageCache(): Promise<void> {
+  try {
+    await writeFile("/proc/sys/vm/drop_caches", "1\n");
+  } catch (err) {
+    throw new Error(`--cold: cannot drop the page cache: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -185,6 +202,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   log(`mode ${mode}; data in ${dataDir}; ${cpus().length} CPUs, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB`);
   const timeBinary = await ensureGnuTime(log);
+  if (flags.cold) await dropPageCache();
   await rm(runDir, { recursive: true, force: true });
   await mkdir(runDir, { recursive: true });
   if (flags.s3) {
@@ -303,7 +321,9 @@ async function main(): Promise<void> {
     `Skiff data mover benchmark (${mode}), ${new Date().toISOString()}`,
     `tools: ${tools.map((t) => `${t.name} ${t.version}`).join(", ")}${skipped.length ? `; not run: ${skipped.map((s) => `${s.name} (${s.reason})`).join(", ")}` : ""}`,
     `machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), ${(totalmem() / 1024 ** 3).toFixed(0)} GiB; ${s3 ? "repositories on a local S3 server (versitygw over this disk)" : "local filesystem repositories"}`,
-    "each tool ran once per step, in the order listed, with data in the page cache (caches cannot be dropped here)",
+    flags.cold
+      ? "each tool ran once per step, in the order listed, after sync and dropping the page cache (cold reads)"
+      : "each tool ran once per step, in the order listed, after sync, with the data in the page cache (warm reads)",
     "MB = 10^6 bytes; CPU s = user + system seconds; 'vs peer' = peer seconds / Skiff seconds (above 1: Skiff faster); repo size after the step",
     "",
     table,
@@ -330,7 +350,7 @@ async function main(): Promise<void> {
   for (const stepName of new Set(rows.map((r) => r.step))) {
     ratios[stepName] = Object.fromEntries(peers.map((p) => [p, speedRatio(rows, stepName, p)]));
   }
-  const base = join(dataDir, `results-${mode}${s3 ? "-s3" : ""}`);
+  const base = join(dataDir, `results-${mode}${s3 ? "-s3" : ""}${flags.cold ? "-cold" : ""}`);
   await writeFile(`${base}.txt`, `${text}\n`);
   await writeFile(
     `${base}.json`,
