@@ -105,7 +105,9 @@ export class RepositoryLock {
       const conflict = await lock.findConflict();
       if (conflict === undefined) {
         await lock.write();
-        if (settings.settleMs > 0) await sleep(settings.settleMs);
+        // Only the exclusive taker waits before rechecking: a shared taker that listed before an exclusive
+        // lock appeared has written its own lock long before the exclusive taker looks again.
+        if (kind === "exclusive" && settings.settleMs > 0) await sleep(settings.settleMs);
         const late = await lock.findConflict();
         if (late === undefined) break;
         await store.delete(lock.key);

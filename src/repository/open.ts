@@ -34,7 +34,7 @@ export interface RepositoryOptions {
   now?: () => number;
   /** A lock not refreshed for this long belongs to a dead process. Default 30 minutes. */
   lockStaleAfterMs?: number;
-  /** Pause between writing a lock and checking for racing lock takers. Default 2 s. */
+  /** Pause between writing an exclusive lock and checking for racing lock takers. Default 2 s. */
   lockSettleMs?: number;
   /** How long a writer waits for an exclusive (maintenance) lock to go. Default 10 minutes. */
   lockWaitMs?: number;

@@ -51,6 +51,26 @@ export interface RepositoryParts {
   onClose: () => Promise<void>;
 }
 
+/** Resolves like `work`, or rejects with the signal's reason as soon as it is aborted. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return work;
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
 export class MissingBlobError extends Error {
   constructor(what: string, store: string) {
     super(`${what} is not in the index of ${store} (lost, or removed by maintenance)`);
@@ -115,9 +135,13 @@ export class SkiffRepository implements Repository {
       running.add(task);
     };
     let index = 0;
+    const pieces = source[Symbol.asyncIterator]();
     try {
-      for await (const piece of source) {
-        options.signal?.throwIfAborted();
+      for (;;) {
+        // Cancellation must not wait for a read that may never finish (a stalled pipe or device).
+        const next = await untilAborted(pieces.next(), options.signal);
+        if (next.done) break;
+        const piece = next.value;
         if (failure !== undefined) break;
         // Backpressure: wait while too many large chunks are on their way to the packs.
         await chunks.whenBelow(this.parts.chunksInFlight);
@@ -129,6 +153,10 @@ export class SkiffRepository implements Repository {
         if (last.data.length > 0 || index === 0) await start(last, index++);
         else if (last.pooled !== undefined) chunks.give(last.pooled);
       }
+    } catch (err) {
+      // Release the source without waiting on it (it may be blocked in a read).
+      void Promise.resolve(pieces.return?.()).catch(() => {});
+      throw err;
     } finally {
       chunker.discard();
       await Promise.all([...running]);

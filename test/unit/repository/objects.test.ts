@@ -73,3 +73,15 @@ test("compressible data is stored compressed and random data is not inflated", a
   const text = await storedBytes(store);
   assert.ok(text < 1_500_000, `3 MB of text stored as ${text} bytes`);
 });
+
+test("aborting a write does not wait for a stalled source", async (t) => {
+  const { repo } = await newRepository(t);
+  const controller = new AbortController();
+  async function* stalled(): AsyncIterable<Uint8Array> {
+    yield random(100_000);
+    await new Promise(() => {}); // a read that never completes
+  }
+  const write = repo.writeObject(stalled(), { signal: controller.signal });
+  setTimeout(() => controller.abort(new Error("data path is canceled")), 20);
+  await assert.rejects(write, /data path is canceled/);
+});
