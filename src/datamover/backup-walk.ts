@@ -4,23 +4,16 @@
  * finish: each directory's tree is written as soon as its own files and subdirectories are done, so memory holds
  * the open path plus the directories that still have uploads in flight, bounded by the upload queue.
  */
-import {
-  type BigIntStats,
-  closeSync,
-  constants,
-  lstatSync,
-  openSync,
-  readdirSync,
-  readlinkSync,
-  readSync,
-} from "node:fs";
+import { type BigIntStats, lstatSync, readdirSync, readlinkSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import type { ObjectRef, Repository, SnapshotStats, TreeEntry } from "../repository/types.ts";
+import { type BatchWorkerPool, JobError } from "./batch-worker-pool.ts";
 import { entryFromStats, isUnchangedFile, sameEntries, sortEntries } from "./entry-metadata.ts";
+import type { SmallReadJob } from "./file-reader-worker.ts";
 import { Limiter } from "./limiter.ts";
 import type { ProgressMeter } from "./progress.ts";
-import { findSourceReadError, readChunks } from "./source-reader.ts";
+import { findSourceReadError, readChunks, sourceOpenFlags } from "./source-reader.ts";
 
 /** A file or directory that could not be backed up; the backup goes on without it unless failOnError. */
 export interface SourceIssue {
@@ -46,13 +39,9 @@ export interface WalkContext {
   failOnError: boolean;
   signal: AbortSignal;
   onIssue: (issue: SourceIssue) => void;
+  /** Reads small files whole, off the main thread. */
+  smallFiles: BatchWorkerPool<SmallReadJob, Uint8Array>;
 }
-
-/**
- * A file swapped for a pipe or symlink between lstat and open must neither block the walk (O_NONBLOCK makes
- * opening a pipe return at once; it changes nothing for regular files) nor lead outside the volume (O_NOFOLLOW).
- */
-const sourceOpenFlags = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW;
 
 /**
  * Files up to this size are read in one synchronous call and uploaded without taking a read slot; larger files
@@ -224,19 +213,21 @@ export class TreeWalker {
   }
 
   /**
-   * A small file is read at once with synchronous calls: for cached data they cost a few microseconds, where
-   * each asynchronous call costs tens (thread pool hand-off, promise, FileHandle). Its upload then proceeds
-   * concurrently with the walk; the queue bound keeps the memory this holds small.
+   * A small file is read whole by a reader thread (synchronous calls there cost microseconds, where each
+   * asynchronous call here costs tens), then uploaded while the walk goes on; the queue bound keeps the memory
+   * this holds small.
    */
-  #uploadSmallFile(absPath: string, relPath: string, entry: TreeEntry): Promise<ObjectRef | undefined> {
+  async #uploadSmallFile(absPath: string, relPath: string, entry: TreeEntry): Promise<ObjectRef | undefined> {
     const { signal, repo, stats, meter } = this.#ctx;
-    let data: Buffer;
+    let data: Uint8Array;
     try {
-      data = readSmallFile(absPath, entry.size);
+      data = await this.#ctx.smallFiles.run({ path: absPath, expectedSize: entry.size }, relPath);
     } catch (err) {
-      this.#issue(relPath, `cannot read: ${messageOf(err)}`);
-      return Promise.resolve(undefined);
+      if (!(err instanceof JobError)) throw err;
+      this.#issue(relPath, `cannot read: ${err.reason}`);
+      return undefined;
     }
+    signal.throwIfAborted();
     stats.bytesRead += data.length;
     meter.add(data.length);
     return repo.writeObject(single(data), { sizeHint: data.length, signal });
@@ -278,31 +269,6 @@ export class TreeWalker {
     if (counts) this.#ctx.stats.errors++;
     this.#ctx.onIssue(issue);
     if (counts && this.#ctx.failOnError) throw new SourceIssueError(issue);
-  }
-}
-
-/**
- * Reads a whole small file; reads on past the expected size when it grew meanwhile (and stops early when it
- * shrank), so what is stored is what was there.
- */
-function readSmallFile(path: string, expectedSize: number): Buffer {
-  const fd = openSync(path, sourceOpenFlags);
-  try {
-    let buffer = Buffer.allocUnsafe(expectedSize + 1);
-    let length = 0;
-    for (;;) {
-      if (length === buffer.length) {
-        const bigger = Buffer.allocUnsafe(buffer.length * 2);
-        buffer.copy(bigger, 0, 0, length);
-        buffer = bigger;
-      }
-      const n = readSync(fd, buffer, length, buffer.length - length, length);
-      if (n === 0) break;
-      length += n;
-    }
-    return buffer.subarray(0, length);
-  } finally {
-    closeSync(fd);
   }
 }
 

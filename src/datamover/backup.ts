@@ -7,8 +7,10 @@ import { hostname as osHostname } from "node:os";
 import { dirname, resolve } from "node:path";
 import type { Repository, SnapshotManifest, SnapshotStats } from "../repository/types.ts";
 import { type SourceIssue, TreeWalker } from "./backup-walk.ts";
+import { BatchWorkerPool } from "./batch-worker-pool.ts";
 import { deviceSize } from "./block-device.ts";
 import { estimateTreeBytes } from "./estimate.ts";
+import type { SmallReadJob } from "./file-reader-worker.ts";
 import { selectParentSnapshot } from "./parent.ts";
 import { type ProgressListener, ProgressMeter } from "./progress.ts";
 import { type ManifestWithRoot, rootAttributesFrom } from "./root-directory.ts";
@@ -77,6 +79,7 @@ export async function backupDirectory(repo: Repository, options: BackupOptions):
   if (options.signal?.aborted) forwardAbort();
   const stats = emptyStats();
   const meter = new ProgressMeter({ onProgress: options.onProgress, intervalMs: options.progressIntervalMs });
+  let smallFiles: BatchWorkerPool<SmallReadJob, Uint8Array> | undefined;
   try {
     if (parent !== undefined) meter.setTotal(parent.stats.bytes);
     else {
@@ -85,7 +88,10 @@ export async function backupDirectory(repo: Repository, options: BackupOptions):
         if (total !== undefined && !run.signal.aborted) meter.setTotal(total);
       });
     }
+    const readers = Math.min(4, Math.max(1, options.parallelFiles ?? 4));
+    smallFiles = new BatchWorkerPool(new URL("./file-reader-worker.ts", import.meta.url), readers, "read");
     const walker = new TreeWalker({
+      smallFiles,
       repo,
       meter,
       stats,
@@ -119,6 +125,7 @@ export async function backupDirectory(repo: Repository, options: BackupOptions):
     return await repo.saveSnapshot(manifest);
   } finally {
     meter.stop();
+    await smallFiles?.close();
     options.signal?.removeEventListener("abort", forwardAbort);
     // Stops the estimate if it is still walking.
     if (!run.signal.aborted) run.abort(new Error("backup finished"));

@@ -4,7 +4,7 @@
  * and keep the main thread, busy with the repository, free of file system work.
  */
 import { closeSync, fchmodSync, fchownSync, futimesSync, lstatSync, openSync, renameSync, rmSync } from "node:fs";
-import { parentPort } from "node:worker_threads";
+import { serveBatches } from "./batch-worker-pool.ts";
 import { writeBytesSync } from "./sparse-writer.ts";
 
 export interface SmallFileJob {
@@ -20,8 +20,6 @@ export interface SmallFileJob {
   sparse: boolean;
   overwrite: boolean;
 }
-
-export type SmallFileResult = { ok: true; bytesWritten: number } | { ok: false; message: string; code?: string };
 
 export function writeSmallFileSync(job: SmallFileJob): number {
   const fd = openSync(job.temporary, "wx", 0o600);
@@ -51,14 +49,4 @@ export function writeSmallFileSync(job: SmallFileJob): number {
   }
 }
 
-parentPort?.on("message", (message: { id: number; jobs: SmallFileJob[] }) => {
-  const results: SmallFileResult[] = message.jobs.map((job) => {
-    try {
-      return { ok: true, bytesWritten: writeSmallFileSync(job) };
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      return { ok: false, message: e.message ?? String(err), ...(e.code ? { code: e.code } : {}) };
-    }
-  });
-  parentPort?.postMessage({ id: message.id, results });
-});
+serveBatches((job: SmallFileJob) => ({ value: writeSmallFileSync(job) }));

@@ -3,7 +3,7 @@
  * wrapped in SourceReadError so the walker can tell "this file is unreadable" (counted, the backup goes on) from
  * a repository failure (fatal).
  */
-import { open as openCallback } from "node:fs";
+import { closeSync, constants, open as openCallback, openSync, readSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { Socket } from "node:net";
 import { addAbortSignal } from "node:stream";
@@ -121,4 +121,35 @@ export async function* readPipe(path: string, counter: ReadCounter, signal?: Abo
     socket.destroy();
   }
   signal?.throwIfAborted();
+}
+
+/**
+ * A file swapped for a pipe or symlink between lstat and open must neither block (O_NONBLOCK makes opening a
+ * pipe return at once; it changes nothing for regular files) nor lead outside the volume (O_NOFOLLOW).
+ */
+export const sourceOpenFlags = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW;
+
+/**
+ * Reads a whole small file; reads on past the expected size when it grew meanwhile (and stops early when it
+ * shrank), so what is stored is what was there. The buffer is never from Node's shared pool, so it can be moved.
+ */
+export function readSmallFile(path: string, expectedSize: number): Uint8Array {
+  const fd = openSync(path, sourceOpenFlags);
+  try {
+    let buffer = Buffer.allocUnsafeSlow(expectedSize + 1);
+    let length = 0;
+    for (;;) {
+      if (length === buffer.length) {
+        const bigger = Buffer.allocUnsafeSlow(buffer.length * 2);
+        buffer.copy(bigger, 0, 0, length);
+        buffer = bigger;
+      }
+      const n = readSync(fd, buffer, length, buffer.length - length, length);
+      if (n === 0) break;
+      length += n;
+    }
+    return new Uint8Array(buffer.buffer, buffer.byteOffset, length);
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -1,0 +1,125 @@
+/**
+ * Worker threads that take many small jobs (create or read one small file each) in batches: the main thread
+ * pays one message per batch of up to 32 instead of several thread-pool round trips per file, and the workers'
+ * synchronous file system calls cost microseconds each. Used with serveBatches() on the worker side.
+ */
+import { parentPort, type TransferListItem, Worker } from "node:worker_threads";
+
+const maxBatch = 32;
+
+export type BatchResult<R> = { ok: true; value: R } | { ok: false; message: string; code?: string };
+
+interface Pending<R> {
+  resolve: (value: R) => void;
+  reject: (err: Error) => void;
+  what: string;
+}
+
+/** One job failed (the file's own problem); the pool itself is fine. */
+export class JobError extends Error {
+  /** The error as the worker saw it, e.g. "EACCES: permission denied, open '/v/secret'". */
+  readonly reason: string;
+  readonly code: string | undefined;
+  constructor(message: string, result: { message: string; code?: string }) {
+    super(message);
+    this.name = "JobError";
+    this.reason = result.message;
+    this.code = result.code;
+  }
+}
+
+export class BatchWorkerPool<J, R> {
+  readonly #workers: Worker[] = [];
+  /** Batches in flight per worker, to give the next one to the least busy. */
+  readonly #busy: number[] = [];
+  readonly #batches = new Map<number, { worker: number; pending: Pending<R>[] }>();
+  #nextBatch = 0;
+  #queued: Array<{ job: J; pending: Pending<R> }> = [];
+  #flushScheduled = false;
+  #failure: Error | undefined;
+  readonly #describe: string;
+
+  /** `describe` names the work in messages, e.g. "restore" gives "cannot restore '<what>': ...". */
+  constructor(script: URL, size: number, describe: string) {
+    this.#describe = describe;
+    for (let i = 0; i < size; i++) {
+      const worker = new Worker(script);
+      worker.on("message", (message: { id: number; results: BatchResult<R>[] }) => this.#settle(message));
+      worker.on("error", (err) => this.#fail(err));
+      this.#workers.push(worker);
+      this.#busy.push(0);
+    }
+  }
+
+  /** Runs one job; `what` (a path) names it in the error if it fails. */
+  run(job: J, what: string): Promise<R> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    return new Promise<R>((resolve, reject) => {
+      this.#queued.push({ job, pending: { resolve, reject, what } });
+      if (this.#queued.length >= maxBatch) this.#flush();
+      else if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(() => this.#flush());
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#workers.map((w) => w.terminate()));
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    while (this.#queued.length > 0) {
+      const batch = this.#queued.splice(0, maxBatch);
+      let worker = 0;
+      for (let i = 1; i < this.#busy.length; i++) if (this.#busy[i]! < this.#busy[worker]!) worker = i;
+      const id = this.#nextBatch++;
+      this.#busy[worker]!++;
+      this.#batches.set(id, { worker, pending: batch.map((b) => b.pending) });
+      this.#workers[worker]!.postMessage({ id, jobs: batch.map((b) => b.job) });
+    }
+  }
+
+  #settle(message: { id: number; results: BatchResult<R>[] }): void {
+    const batch = this.#batches.get(message.id);
+    if (!batch) return;
+    this.#batches.delete(message.id);
+    this.#busy[batch.worker]!--;
+    message.results.forEach((result, i) => {
+      const pending = batch.pending[i]!;
+      if (result.ok) {
+        pending.resolve(result.value);
+        return;
+      }
+      pending.reject(new JobError(`cannot ${this.#describe} '${pending.what}': ${result.message}`, result));
+    });
+  }
+
+  #fail(err: Error): void {
+    this.#failure = new Error(`a ${this.#describe} thread failed`, { cause: err });
+    for (const batch of this.#batches.values()) for (const p of batch.pending) p.reject(this.#failure);
+    this.#batches.clear();
+  }
+}
+
+/**
+ * The worker side: answers each batch with one result per job. `handle` returns the value and the buffers to
+ * transfer (moved, not copied, to the main thread).
+ */
+export function serveBatches<J, R>(handle: (job: J) => { value: R; transfer?: TransferListItem[] }): void {
+  parentPort?.on("message", (message: { id: number; jobs: J[] }) => {
+    const transfer: TransferListItem[] = [];
+    const results: BatchResult<R>[] = message.jobs.map((job) => {
+      try {
+        const done = handle(job);
+        if (done.transfer) transfer.push(...done.transfer);
+        return { ok: true, value: done.value };
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        return { ok: false, message: e.message ?? String(err), ...(e.code ? { code: e.code } : {}) };
+      }
+    });
+    parentPort?.postMessage({ id: message.id, results }, transfer);
+  });
+}
