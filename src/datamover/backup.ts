@@ -7,7 +7,7 @@ import { hostname as osHostname } from "node:os";
 import { dirname, resolve } from "node:path";
 import type { Repository, SnapshotManifest, SnapshotStats } from "../repository/types.ts";
 import { type SourceIssue, TreeWalker } from "./backup-walk.ts";
-import { BatchWorkerPool } from "./batch-worker-pool.ts";
+import { BatchWorkerPool, smallFileThreads } from "./batch-worker-pool.ts";
 import { deviceSize } from "./block-device.ts";
 import { estimateTreeBytes } from "./estimate.ts";
 import type { SmallReadJob } from "./file-reader-worker.ts";
@@ -88,7 +88,7 @@ export async function backupDirectory(repo: Repository, options: BackupOptions):
         if (total !== undefined && !run.signal.aborted) meter.setTotal(total);
       });
     }
-    const readers = Math.min(4, Math.max(1, options.parallelFiles ?? 4));
+    const readers = smallFileThreads(options.parallelFiles ?? 4);
     smallFiles = new BatchWorkerPool(new URL("./file-reader-worker.ts", import.meta.url), readers, "read");
     const walker = new TreeWalker({
       smallFiles,

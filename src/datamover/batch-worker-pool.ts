@@ -7,6 +7,14 @@ import { parentPort, type TransferListItem, Worker } from "node:worker_threads";
 
 const maxBatch = 32;
 
+/**
+ * Threads for small-file work: each costs ~10 MB, and two keep the file system busy while the main thread runs
+ * the repository; a single reader or writer when --parallel is 1.
+ */
+export function smallFileThreads(parallelFiles: number): number {
+  return Math.min(2, Math.max(1, parallelFiles));
+}
+
 export type BatchResult<R> = { ok: true; value: R } | { ok: false; message: string; code?: string };
 
 interface Pending<R> {
