@@ -55,7 +55,11 @@ export class SealPool {
   /** Workers start with the first large chunk: a backup of small files never pays for them. */
   private start(): void {
     for (let i = this.workers.length; i < this.wanted; i++) {
-      const worker = new Worker(new URL("./seal-worker.ts", import.meta.url), { workerData: this.setup });
+      const worker = new Worker(new URL("./seal-worker.ts", import.meta.url), {
+        workerData: this.setup,
+        // The workers' own objects are few and short-lived; a small young generation keeps their memory flat.
+        resourceLimits: { maxYoungGenerationSizeMb: 8 },
+      });
       const pooled: PooledWorker = { worker, pending: new Map() };
       worker.on("message", (reply: WorkerReply) => {
         const p = pooled.pending.get(reply.seq);
