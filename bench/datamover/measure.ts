@@ -27,35 +27,44 @@ export async function measure(timeBinary: string, spec: CommandSpec, label: stri
   const timeFile = join(dir, "time");
   try {
     const started = performance.now();
-    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
-      (resolve, reject) => {
-        const child = spawn(timeBinary, ["-f", "%M %U %S", "-o", timeFile, spec.cmd, ...spec.args], {
-          cwd: spec.cwd,
-          env: spec.env ?? process.env,
-          stdio: ["ignore", "pipe", "pipe"],
-        });
-        const out: Buffer[] = [];
-        const err: Buffer[] = [];
-        child.stdout.on("data", (d: Buffer) => out.push(d));
-        child.stderr.on("data", (d: Buffer) => {
-          // Keep only the tail: some tools print progress on every file.
-          err.push(d);
-          if (err.length > 200) err.splice(0, err.length - 100);
-        });
-        child.on("error", reject);
-        child.on("close", (exit) =>
-          resolve({
-            code: exit,
-            stdout: Buffer.concat(out).toString("utf8"),
-            stderr: Buffer.concat(err).toString("utf8"),
-          }),
-        );
-      },
-    );
+    const { code, signal, stdout, stderr } = await new Promise<{
+      code: number | null;
+      signal: NodeJS.Signals | null;
+      stdout: string;
+      stderr: string;
+    }>((resolve, reject) => {
+      const child = spawn(timeBinary, ["-f", "%M %U %S", "-o", timeFile, spec.cmd, ...spec.args], {
+        cwd: spec.cwd,
+        env: spec.env ?? process.env,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      child.stdout.on("data", (d: Buffer) => out.push(d));
+      child.stderr.on("data", (d: Buffer) => {
+        // Keep only the tail: some tools print progress on every file.
+        err.push(d);
+        if (err.length > 200) err.splice(0, err.length - 100);
+      });
+      child.on("error", reject);
+      child.on("close", (exit, killedBy) =>
+        resolve({
+          code: exit,
+          signal: killedBy,
+          stdout: Buffer.concat(out).toString("utf8"),
+          stderr: Buffer.concat(err).toString("utf8"),
+        }),
+      );
+    });
     const seconds = (performance.now() - started) / 1000;
     if (code !== 0) {
-      const tail = `${stderr}\n${stdout}`.trim().split("\n").slice(-15).join("\n");
-      throw new Error(`${label}: '${spec.cmd} ${spec.args.join(" ")}' exited with ${code}:\n${tail}`);
+      // stderr says why; stdout's last lines say how far it got (progress lines can be many). A signal here
+      // means GNU time itself was killed along with the command (a process-group kill, not the OOM killer).
+      const tail = (text: string, n: number) => text.trim().split("\n").slice(-n).join("\n");
+      const how = signal ? `was killed by ${signal}` : `exited with ${code}`;
+      throw new Error(
+        `${label}: '${spec.cmd} ${spec.args.join(" ")}' ${how}:\n${tail(stderr, 12)}\n${tail(stdout, 3)}`.trimEnd(),
+      );
     }
     const timeOutput = await readFile(timeFile, "utf8");
     const [kib, user, system] = (timeOutput.trim().split("\n").pop() ?? "").split(" ").map(Number);
