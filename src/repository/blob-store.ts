@@ -108,6 +108,18 @@ export class BlobStore {
     }
   }
 
+  /**
+   * Brings the table up to date after taking a writer lock: if index files this process loaded are gone,
+   * maintenance may have deleted the packs they named, so the table is rebuilt; otherwise new index files (from
+   * other writers) are added.
+   */
+  async refresh(): Promise<void> {
+    const present = new Set<string>();
+    for await (const info of this.settings.store.list(INDEX_PREFIX)) present.add(info.key.slice(INDEX_PREFIX.length));
+    if (this.indexFiles.some((name) => !present.has(name))) await this.reload();
+    else await this.loadIndex();
+  }
+
   /** Forgets everything and loads the index again (after maintenance deleted packs). */
   async reload(): Promise<void> {
     await this.flush();

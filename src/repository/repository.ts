@@ -101,7 +101,16 @@ export class SkiffRepository implements Repository {
   /** Writers hold a shared lock from their first write until close, so full maintenance never deletes under them. */
   private async writeLock(): Promise<RepositoryLock> {
     if (this.closed) throw new Error("the repository is closed");
-    this.lock ??= RepositoryLock.acquire(this.store, "shared", "backup", this.parts.lockSettings);
+    // The index was loaded before the lock was held: maintenance may have removed packs since. Refresh it.
+    this.lock ??= RepositoryLock.acquire(this.store, "shared", "backup", this.parts.lockSettings).then(async (lock) => {
+      try {
+        await this.blobs.refresh();
+      } catch (err) {
+        await lock.release();
+        throw err;
+      }
+      return lock;
+    });
     try {
       return await this.lock;
     } catch (err) {

@@ -121,3 +121,28 @@ test("concurrent writers and maintenance: nothing reachable is lost", async (t) 
   assert.deepEqual(report.problems, []);
   assert.equal(report.snapshots, 2);
 });
+
+test("a writer opened before full maintenance does not reuse data maintenance removed", async (t) => {
+  const { repo, store } = await newRepository(t);
+  const data = random(600_000);
+  const ref = await repo.writeObject(streamOf(data));
+  const snap = await snapshotOf(repo, { f: ref });
+  await repo.close();
+
+  // Opened (index loaded, no lock yet) while the only snapshot naming the data is deleted and collected.
+  const writer = await openRepository(store, PASSWORD, FAST);
+  t.after(() => writer.close());
+  const maintainer = await openRepository(store, PASSWORD, FAST);
+  t.after(() => maintainer.close());
+  await maintainer.deleteSnapshot(snap.id);
+  const gc = await runMaintenance(maintainer, { full: true, safetyMarginMs: 0 });
+  assert.ok(gc.packsDeleted > 0);
+
+  // Writing the same bytes again must store them again, not point at the deleted pack.
+  const again = await writer.writeObject(streamOf(data));
+  await snapshotOf(writer, { f: again });
+  const reader = await openRepository(store, PASSWORD, FAST);
+  t.after(() => reader.close());
+  assert.ok((await collect(reader.readObject(again))).equals(data));
+  assert.deepEqual((await verifyRepository(reader, { readData: true })).problems, []);
+});
