@@ -8,6 +8,8 @@
  * first putIfAbsent probes the server once with a throw-away object; where conditional writes are missing it
  * falls back to stat-then-put and warns. That fallback is racy: two writers creating the same key at the same
  * moment can both succeed (for the repository: two `repo init` of one location at once).
+ * Because the SDK retries a PUT whose answer was lost, a 412 is checked against the stored bytes: an object
+ * identical to the one being written counts as written by this call.
  */
 import { randomUUID } from "node:crypto";
 import {
@@ -114,12 +116,19 @@ export class S3ObjectStore implements ObjectStore {
         await this.#client.send(new PutObjectCommand({ ...this.#putInput(key, body), IfNoneMatch: "*" }));
         return true;
       } catch (err) {
-        if (httpStatus(err) === 412) return false;
+        // The SDK retries a PUT whose answer was lost; the retry then meets our own first write and gets 412.
+        // An existing object with exactly our bytes is therefore counted as ours.
+        if (httpStatus(err) === 412) return this.#holds(key, body);
         // 409 ConditionalRequestConflict: another conditional write of this key is in flight; retry it.
         if (httpStatus(err) === 409 && attempt < 4) continue;
         throw this.#fail(err, "put (if absent)", key);
       }
     }
+  }
+
+  async #holds(key: string, body: Uint8Array): Promise<boolean> {
+    const existing = await this.get(key).catch(() => undefined);
+    return existing !== undefined && Buffer.from(existing).equals(body);
   }
 
   /** Learns once whether the server enforces If-None-Match on PUT, by writing a probe object twice. */

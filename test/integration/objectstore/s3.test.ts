@@ -119,6 +119,17 @@ describe("S3 store against the real server", () => {
     assert.deepEqual(left, ["lock"], "the probe object is removed");
   });
 
+  test("putIfAbsent counts an existing object with the same bytes as its own (a retried PUT)", async () => {
+    const store = keep(
+      await createS3Store({ bucket, prefix: "retried", config: configFor(s3), credentialsFile: s3.credentialsFile }),
+    );
+    const body = new TextEncoder().encode("config v1");
+    assert.equal(await store.putIfAbsent("config", body), true);
+    assert.equal(await store.putIfAbsent("config", body), true);
+    assert.equal(await store.putIfAbsent("config", new TextEncoder().encode("config v2")), false);
+    assert.equal(new TextDecoder().decode(await store.get("config")), "config v1");
+  });
+
   test("a missing bucket is reported by name and endpoint", async () => {
     await assert.rejects(
       createS3Store({ bucket: "skiff-no-such-bucket", config: configFor(s3), credentialsFile: s3.credentialsFile }),
