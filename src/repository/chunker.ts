@@ -8,8 +8,9 @@ import { createHmac } from "node:crypto";
 import type { BufferPool } from "./buffer-pool.ts";
 import type { ChunkerParams } from "./config.ts";
 
-export function gearTable(macKey: Uint8Array): Uint32Array {
-  const table = new Uint32Array(256);
+export function gearTable(macKey: Uint8Array): Int32Array {
+  // Int32, not Uint32: values stay in the int32 range the optimizing compiler keeps in registers.
+  const table = new Int32Array(256);
   const stream = Buffer.alloc(1024);
   for (let block = 0; block < 32; block++) {
     createHmac("sha256", macKey)
@@ -17,13 +18,13 @@ export function gearTable(macKey: Uint8Array): Uint32Array {
       .digest()
       .copy(stream, block * 32);
   }
-  for (let i = 0; i < 256; i++) table[i] = stream.readUInt32LE(i * 4);
+  for (let i = 0; i < 256; i++) table[i] = stream.readInt32LE(i * 4);
   return table;
 }
 
 /** Mask of the top `bits` bits of a 32-bit hash. */
 function topMask(bits: number): number {
-  return (0xffffffff << (32 - bits)) >>> 0;
+  return 0xffffffff << (32 - bits);
 }
 
 /** A finished chunk: its bytes, and the pooled buffer holding them when it is a large chunk. */
@@ -38,7 +39,7 @@ export interface Chunk {
  * consumer returns once the chunk is stored.
  */
 export class Chunker {
-  private readonly gear: Uint32Array;
+  private readonly gear: Int32Array;
   private readonly minSize: number;
   private readonly maxSize: number;
   private readonly mask: number;
@@ -50,7 +51,7 @@ export class Chunker {
   private length = 0;
   private hash = 0;
 
-  constructor(gear: Uint32Array, params: ChunkerParams, pool: BufferPool, smallLimit = 64 * 1024) {
+  constructor(gear: Int32Array, params: ChunkerParams, pool: BufferPool, smallLimit = 64 * 1024) {
     if (pool.size < params.maxSize) throw new Error("chunk buffers must hold the largest chunk");
     this.gear = gear;
     this.minSize = params.minSize;

@@ -38,7 +38,8 @@ export interface RepositoryConfig {
   masterKey: string;
 }
 
-export const DEFAULT_CHUNKER: ChunkerParams = { minSize: 1 << 20, avgSize: 2 << 20, maxSize: 4 << 20 };
+// Hashing starts only after minSize, so a high min:avg ratio keeps the chunker (on the calling thread) cheap.
+export const DEFAULT_CHUNKER: ChunkerParams = { minSize: 1536 << 10, avgSize: 2 << 20, maxSize: 4 << 20 };
 export const DEFAULT_PACK_SIZE = 16 << 20;
 export const DEFAULT_KDF = { N: 1 << 15, r: 8, p: 1 };
 

@@ -36,7 +36,7 @@ export interface RepositoryParts {
   store: ObjectStore;
   config: RepositoryConfig;
   keys: RepositoryKeys;
-  gear: Uint32Array;
+  gear: Int32Array;
   blobs: BlobStore;
   pool: SealPool;
   cache: BoundedCache | undefined;
