@@ -8,9 +8,8 @@ import { type BigIntStats, lstatSync, readdirSync, readlinkSync } from "node:fs"
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import type { ObjectRef, Repository, SnapshotStats, TreeEntry } from "../repository/types.ts";
-import { type BatchWorkerPool, JobError } from "./batch-worker-pool.ts";
+import { JobError } from "./batch-worker-pool.ts";
 import { entryFromStats, isUnchangedFile, sameEntries, sortEntries } from "./entry-metadata.ts";
-import type { SmallReadJob } from "./file-reader-worker.ts";
 import { Limiter } from "./limiter.ts";
 import type { ProgressMeter } from "./progress.ts";
 import { findSourceReadError, readChunks, sourceOpenFlags } from "./source-reader.ts";
@@ -40,7 +39,7 @@ export interface WalkContext {
   signal: AbortSignal;
   onIssue: (issue: SourceIssue) => void;
   /** Reads small files whole, off the main thread. */
-  smallFiles: BatchWorkerPool<SmallReadJob, Uint8Array>;
+  smallFiles: { run(job: { path: string; expectedSize: number }, what: string): Promise<Uint8Array> };
 }
 
 /**
@@ -49,11 +48,18 @@ export interface WalkContext {
  */
 const smallFileBytes = 256 << 10;
 
+/** Memory the queued files may hold (see #queuedBytes). */
+const maxQueuedBytes = 32 << 20;
+
 export class TreeWalker {
   readonly #ctx: WalkContext;
   readonly #uploads: Limiter;
-  /** Files queued or uploading; the walker pauses when this reaches #maxQueued (backpressure). */
+  /**
+   * Files queued or uploading, and the memory they may hold; the walker pauses at either bound (backpressure).
+   * Many files in flight keep the reader threads and the repository busy; the byte bound keeps memory small.
+   */
   #queued = 0;
+  #queuedBytes = 0;
   readonly #maxQueued: number;
   #queueWaiter: (() => void) | undefined;
   /** Content of multiply-linked files by "dev:ino", so every name of one inode is read once. */
@@ -62,7 +68,7 @@ export class TreeWalker {
   constructor(ctx: WalkContext) {
     this.#ctx = ctx;
     this.#uploads = new Limiter(ctx.parallelFiles);
-    this.#maxQueued = Math.max(64, ctx.parallelFiles * 32);
+    this.#maxQueued = Math.max(256, ctx.parallelFiles * 32);
   }
 
   /**
@@ -178,14 +184,18 @@ export class TreeWalker {
       content = known;
       this.#ctx.meter.add(entry.size);
     } else {
-      await this.#waitForQueueSpace();
+      // A small file is held whole; a large one holds about one read buffer at a time.
+      const cost = Math.max(4096, Math.min(entry.size, smallFileBytes));
+      await this.#waitForQueueSpace(cost);
       this.#queued++;
+      this.#queuedBytes += cost;
       const upload =
         entry.size <= smallFileBytes
           ? this.#uploadSmallFile(absPath, relPath, entry)
           : this.#uploads.run(() => this.#uploadFile(absPath, relPath, entry));
       content = upload.finally(() => {
         this.#queued--;
+        this.#queuedBytes -= cost;
         const waiter = this.#queueWaiter;
         this.#queueWaiter = undefined;
         waiter?.();
@@ -204,8 +214,8 @@ export class TreeWalker {
     return { kept: done };
   }
 
-  async #waitForQueueSpace(): Promise<void> {
-    while (this.#queued >= this.#maxQueued) {
+  async #waitForQueueSpace(cost: number): Promise<void> {
+    while (this.#queued >= this.#maxQueued || (this.#queued > 0 && this.#queuedBytes + cost > maxQueuedBytes)) {
       await new Promise<void>((resolve) => {
         this.#queueWaiter = resolve;
       });

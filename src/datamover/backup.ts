@@ -9,8 +9,7 @@ import type { Repository, SnapshotManifest, SnapshotStats } from "../repository/
 import { type SourceIssue, TreeWalker } from "./backup-walk.ts";
 import { BatchWorkerPool, smallFileThreads } from "./batch-worker-pool.ts";
 import { deviceSize } from "./block-device.ts";
-import { estimateTreeBytes } from "./estimate.ts";
-import type { SmallReadJob } from "./file-reader-worker.ts";
+import type { ReaderJob } from "./file-reader-worker.ts";
 import { selectParentSnapshot } from "./parent.ts";
 import { type ProgressListener, ProgressMeter } from "./progress.ts";
 import { type ManifestWithRoot, rootAttributesFrom } from "./root-directory.ts";
@@ -79,17 +78,22 @@ export async function backupDirectory(repo: Repository, options: BackupOptions):
   if (options.signal?.aborted) forwardAbort();
   const stats = emptyStats();
   const meter = new ProgressMeter({ onProgress: options.onProgress, intervalMs: options.progressIntervalMs });
-  let smallFiles: BatchWorkerPool<SmallReadJob, Uint8Array> | undefined;
+  let readerPool: ReaderPool | undefined;
   try {
+    const readers = smallFileThreads(options.parallelFiles ?? 4);
+    const pool: ReaderPool = new BatchWorkerPool(new URL("./file-reader-worker.ts", import.meta.url), readers, "read");
+    readerPool = pool;
     if (parent !== undefined) meter.setTotal(parent.stats.bytes);
     else {
-      void estimateTotal(source, run.signal).then((total) => {
+      void estimateTotal(source, pool).then((total) => {
         // A late estimate must not report after the run ended.
         if (total !== undefined && !run.signal.aborted) meter.setTotal(total);
       });
     }
-    const readers = smallFileThreads(options.parallelFiles ?? 4);
-    smallFiles = new BatchWorkerPool(new URL("./file-reader-worker.ts", import.meta.url), readers, "read");
+    const smallFiles = {
+      run: (job: { path: string; expectedSize: number }, what: string) =>
+        pool.run({ kind: "read", ...job }, what) as Promise<Uint8Array>,
+    };
     const walker = new TreeWalker({
       smallFiles,
       repo,
@@ -125,7 +129,8 @@ export async function backupDirectory(repo: Repository, options: BackupOptions):
     return await repo.saveSnapshot(manifest);
   } finally {
     meter.stop();
-    await smallFiles?.close();
+    // Also stops the size estimate if it is still walking.
+    await readerPool?.close();
     options.signal?.removeEventListener("abort", forwardAbort);
     // Stops the estimate if it is still walking.
     if (!run.signal.aborted) run.abort(new Error("backup finished"));
@@ -236,18 +241,20 @@ async function resolveParent(
   return manifest;
 }
 
+type ReaderPool = BatchWorkerPool<ReaderJob, Uint8Array | number>;
+
 /**
  * The total for progress reports. A mount point's used bytes (statfs) is instant and close for a volume; a plain
- * directory is measured by a quick metadata-only walk running beside the backup.
+ * directory is measured by a metadata-only walk on a reader thread, beside the backup.
  */
-async function estimateTotal(source: string, signal: AbortSignal): Promise<number | undefined> {
+async function estimateTotal(source: string, pool: ReaderPool): Promise<number | undefined> {
   try {
     const [self, above] = await Promise.all([stat(source), stat(dirname(source))]);
     if (self.dev !== above.dev) {
       const fs = await statfs(source);
       return (fs.blocks - fs.bfree) * fs.bsize;
     }
-    return await estimateTreeBytes(source, signal);
+    return (await pool.run({ kind: "estimate", root: source }, source)) as number;
   } catch {
     return undefined;
   }

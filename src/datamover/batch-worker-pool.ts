@@ -8,6 +8,12 @@ import { parentPort, type TransferListItem, Worker } from "node:worker_threads";
 const maxBatch = 32;
 
 /**
+ * These threads hold little besides the buffers in flight (outside the heap): small heap limits keep each
+ * thread's footprint to a few MB instead of V8's defaults.
+ */
+export const workerLimits = { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 48 };
+
+/**
  * Threads for small-file work: each costs ~10 MB, and two keep the file system busy while the main thread runs
  * the repository; a single reader or writer when --parallel is 1.
  */
@@ -51,7 +57,7 @@ export class BatchWorkerPool<J, R> {
   constructor(script: URL, size: number, describe: string) {
     this.#describe = describe;
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(script);
+      const worker = new Worker(script, { resourceLimits: workerLimits });
       worker.on("message", (message: { id: number; results: BatchResult<R>[] }) => this.#settle(message));
       worker.on("error", (err) => this.#fail(err));
       this.#workers.push(worker);
