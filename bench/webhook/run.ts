@@ -79,7 +79,7 @@ async function startServer(mode: "noop" | "policies", dir: string, workers: numb
     { stdio: ["pipe", "pipe", "inherit"] },
   );
   // The child answers on stdout with one JSON line per message: {"port"} once, then {"cpu"} when asked.
-  const waiters: ((message: { port?: number; cpu?: number }) => void)[] = [];
+  const waiters: ((message: { port?: number; cpu?: number; stallMaxMs?: number }) => void)[] = [];
   let buffered = "";
   child.stdout.on("data", (d: Buffer) => {
     buffered += d.toString();
@@ -92,16 +92,17 @@ async function startServer(mode: "noop" | "policies", dir: string, workers: numb
     }
   });
   const next = () =>
-    new Promise<{ port?: number; cpu?: number }>((resolve, reject) => {
+    new Promise<{ port?: number; cpu?: number; stallMaxMs?: number }>((resolve, reject) => {
       waiters.push(resolve);
       child.once("exit", (code) => reject(new Error(`benchmark server exited with ${code}`)));
     });
   const port = (await next()).port as number;
-  /** CPU time the server has used so far, in microseconds. */
+  /** CPU time the server has used so far (µs), and its longest event-loop stall since last asked (ms). */
   const cpu = async () => {
     const reply = next();
     child.stdin.write("cpu\n");
-    return (await reply).cpu as number;
+    const { cpu, stallMaxMs } = await reply;
+    return { cpu: cpu as number, stallMaxMs: stallMaxMs as number };
   };
   const stop = () =>
     new Promise<void>((resolve) => {
@@ -145,12 +146,13 @@ async function measure(mode: "noop" | "policies", dir: string, workers: number) 
   const server = await startServer(mode, dir, workers);
   try {
     await load(server.port, { connections: 16, duration: 2 }); // warm-up: JIT, TLS sessions
-    const cpuBefore = await server.cpu();
+    const cpuBefore = (await server.cpu()).cpu;
     const max = await load(server.port, { connections: 16, duration: seconds });
     // Server CPU per review: the capacity figure that does not depend on what else runs on the machine.
-    const cpuPerReview = ((await server.cpu()) - cpuBefore) / max.total;
+    const cpuPerReview = ((await server.cpu()).cpu - cpuBefore) / max.total;
     const fixed = await fixedRate({ port: server.port, rate: 1000, seconds, requests: reviewMix() });
-    return { max, fixed, cpuPerReview };
+    const { stallMaxMs } = await server.cpu();
+    return { max, fixed, cpuPerReview, stallMaxMs };
   } finally {
     await server.stop();
   }
@@ -175,18 +177,20 @@ try {
   console.log("");
   console.log(`HTTPS keep-alive, 16 connections, ${seconds}s per run (load generator in this process)`);
   console.log(
-    "server                       max req/s   p50 ms  p99 ms  server CPU µs/review (= reviews/s per core) | 1,000/s p50/p99 ms  errors",
+    "server                       max req/s   p50 ms  p99 ms  server CPU µs/review (= reviews/s per core) | 1,000/s p50/p99 ms  stall ms  errors",
   );
   for (const [name, r] of rows) {
     console.log(
       `${name.padEnd(28)} ${fmt(r.max.rps).padStart(9)} ${fmt(r.max.p50, 1).padStart(8)} ${fmt(r.max.p99, 1).padStart(7)}` +
         `  ${fmt(r.cpuPerReview).padStart(8)} (${fmt(1e6 / r.cpuPerReview)})`.padEnd(45) +
-        `| ${`${fmt(r.fixed.p50, 2)} / ${fmt(r.fixed.p99, 2)}`.padStart(18)} ${String(r.max.errors + r.fixed.errors).padStart(7)}`,
+        `| ${`${fmt(r.fixed.p50, 2)} / ${fmt(r.fixed.p99, 2)}`.padStart(18)} ${fmt(r.stallMaxMs, 1).padStart(9)}` +
+        ` ${String(r.max.errors + r.fixed.errors).padStart(7)}`,
     );
   }
   const noop = rows[0]?.[1].max.rps ?? 0;
   const policies = rows[1]?.[1].max.rps ?? 0;
   console.log(`\npolicies / no-op throughput: ${fmt(policies / noop, 2)}`);
+  console.log("stall = longest event-loop delay in the server during the 1,000/s run (GC pauses, CPU contention)");
 } finally {
   await rm(dir, { recursive: true, force: true });
 }

@@ -4,6 +4,7 @@
  * workers sharing the port. Prints {"port": n} on stdout once listening.
  */
 import cluster from "node:cluster";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { createAdmissionListener } from "../../src/admission/app.ts";
@@ -26,6 +27,12 @@ const { values } = parseArgs({
   },
 });
 const workers = Number(values.workers);
+
+/** What the server reports when asked: CPU time used (µs) and the longest event-loop stall since last asked. */
+interface Usage {
+  cpu: number;
+  stallMaxMs: number;
+}
 const logger = pino({ level: "warn" });
 
 if (workers > 1 && cluster.isPrimary) {
@@ -36,15 +43,19 @@ if (workers > 1 && cluster.isPrimary) {
   const port = (probe.address() as import("node:net").AddressInfo).port;
   probe.close();
   let listening = 0;
-  let pending: number[] = [];
+  let pending: Usage[] = [];
   for (let i = 0; i < workers; i++) {
-    cluster.fork({ BENCH_PORT: String(port) }).on("message", (message: { cpu?: number } | string) => {
+    cluster.fork({ BENCH_PORT: String(port) }).on("message", (message: Usage | string) => {
       if (message === "listening") {
         if (++listening === workers) process.stdout.write(`${JSON.stringify({ port })}\n`);
       } else if (typeof message === "object" && message.cpu !== undefined) {
-        pending.push(message.cpu);
+        pending.push(message);
         if (pending.length === workers) {
-          process.stdout.write(`${JSON.stringify({ cpu: pending.reduce((a, b) => a + b, 0) })}\n`);
+          const total: Usage = {
+            cpu: pending.reduce((a, b) => a + b.cpu, 0),
+            stallMaxMs: Math.max(...pending.map((u) => u.stallMaxMs)),
+          };
+          process.stdout.write(`${JSON.stringify(total)}\n`);
           pending = [];
         }
       }
@@ -89,19 +100,24 @@ if (workers > 1 && cluster.isPrimary) {
   const app = createAdmissionListener({ evaluator, metrics, logger });
   const port = Number(process.env.BENCH_PORT ?? values.port);
   const server = await startAdmissionServer({ app, certificates, host: "127.0.0.1", port, logger });
-  const cpu = () => {
+  // The longest event-loop stall since the last report: garbage-collection pauses show up here.
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
+  const cpu = (): Usage => {
     const used = process.cpuUsage();
-    return used.user + used.system;
+    const usage = { cpu: used.user + used.system, stallMaxMs: loopDelay.max / 1e6 };
+    loopDelay.reset();
+    return usage;
   };
   if (cluster.isWorker) {
     process.send?.("listening");
     process.on("message", (m) => {
-      if (m === "cpu") process.send?.({ cpu: cpu() });
+      if (m === "cpu") process.send?.(cpu());
     });
   } else {
     process.stdout.write(`${JSON.stringify({ port: server.port })}\n`);
     // "cpu" on stdin: the CPU time (µs) this process has used so far.
-    process.stdin.on("data", () => process.stdout.write(`${JSON.stringify({ cpu: cpu() })}\n`));
+    process.stdin.on("data", () => process.stdout.write(`${JSON.stringify(cpu())}\n`));
   }
   process.on("SIGTERM", () => void server.close(100).then(() => process.exit(0)));
 }
