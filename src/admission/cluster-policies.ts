@@ -73,9 +73,15 @@ export function watchClusterPolicies(
     }),
   );
   let timer: NodeJS.Timeout | undefined;
+  let last: string | undefined;
   const push = () => {
     if (!caches.every((c) => c.isSynced())) return;
-    store.update(CLUSTER_SOURCE, collectClusterPolicies(caches.flatMap((c) => c.list())));
+    const contents = collectClusterPolicies(caches.flatMap((c) => c.list()));
+    // A status update (including this webhook's own) changes nothing to compile.
+    const text = JSON.stringify(contents);
+    if (text === last) return;
+    last = text;
+    store.update(CLUSTER_SOURCE, contents);
   };
   const schedule = () => {
     clearTimeout(timer);
@@ -95,9 +101,11 @@ export function watchClusterPolicies(
       const key = e.source.replace(/#\d+$/, "");
       byObject.set(key, [...(byObject.get(key) ?? []), e]);
     }
+    const present = new Set<string>();
     for (const cache of caches) {
       for (const obj of cache.list()) {
         const key = sourceName(obj);
+        present.add(key);
         const problems = byObject.get(key) ?? [];
         const message = problems.length === 0 ? "policy loaded" : problems.map(formatLoadError).join("; ");
         const fingerprint = `${obj.metadata?.generation ?? ""}|${message}`;
@@ -108,6 +116,8 @@ export function watchClusterPolicies(
         );
       }
     }
+    // Forget deleted policies, so the map stays as small as the set of policies.
+    for (const key of reported.keys()) if (!present.has(key)) reported.delete(key);
   });
 
   return {
