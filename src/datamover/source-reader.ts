@@ -53,9 +53,14 @@ export async function* readChunks(
 ): AsyncGenerator<Uint8Array> {
   let position = 0;
   let wanted = expectedSize < readSize ? expectedSize + 1 : readSize;
-  for (;;) {
+  // Two read buffers take turns instead of a fresh megabyte per read, which would pile up as garbage faster
+  // than the collector frees it. This relies on the writer being done with a piece (the repository copies it
+  // into its chunker) once it asks for the piece after next.
+  const buffers: Buffer[] = [];
+  for (let turn = 0; ; turn++) {
     signal?.throwIfAborted();
-    const buffer = Buffer.allocUnsafe(wanted);
+    const buffer =
+      wanted < readSize ? Buffer.allocUnsafe(wanted) : (buffers[turn % 2] ??= Buffer.allocUnsafeSlow(readSize));
     let bytesRead: number;
     try {
       const read = handle.read(buffer, 0, wanted, isStream ? null : position);
