@@ -132,7 +132,7 @@ export async function backupDirectory(repo: Repository, options: BackupOptions):
     // Also stops the size estimate if it is still walking.
     await readerPool?.close();
     options.signal?.removeEventListener("abort", forwardAbort);
-    // Stops the estimate if it is still walking.
+    // Marks the run as over, so a late estimate is ignored.
     if (!run.signal.aborted) run.abort(new Error("backup finished"));
   }
 }
