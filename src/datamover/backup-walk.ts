@@ -68,7 +68,7 @@ export class TreeWalker {
   constructor(ctx: WalkContext) {
     this.#ctx = ctx;
     this.#uploads = new Limiter(ctx.parallelFiles);
-    this.#maxQueued = Math.max(256, ctx.parallelFiles * 32);
+    this.#maxQueued = Math.max(64, ctx.parallelFiles * 32);
   }
 
   /**
