@@ -2,7 +2,7 @@
  * Many small files: backs up N distinct small files (100-byte contents, 1000 per directory) into a fresh
  * repository, then runs verify, quick and full maintenance, printing files/s and peak RSS of each phase.
  * Shows that memory stays bounded by the compact index, not by one JS object per file.
- *   node bench/repository/small-files.ts [--files 1000000] [--dir D]
+ *   node bench/repository/small-files.ts [--files 1000000] [--in-flight 16] [--dir D]
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -14,9 +14,16 @@ import { initRepository, openRepository } from "../../src/repository/open.ts";
 import type { TreeEntry } from "../../src/repository/types.ts";
 import { verifyRepository } from "../../src/repository/verify.ts";
 
-const { values } = parseArgs({ options: { files: { type: "string", default: "1000000" }, dir: { type: "string" } } });
+const { values } = parseArgs({
+  options: {
+    files: { type: "string", default: "1000000" },
+    dir: { type: "string" },
+    "in-flight": { type: "string", default: "16" },
+  },
+});
 const files = Number(values.files);
 const perDir = 1000;
+const inFlight = Number(values["in-flight"]);
 const base = values.dir ?? (await mkdtemp(join(tmpdir(), "skiff-small-")));
 let peak = 0;
 const sampler = setInterval(() => {
@@ -69,8 +76,10 @@ try {
             entry.content = ref;
           }),
         );
+        // Like the data mover, a bounded number of files in flight.
+        if (writes.length >= inFlight) await Promise.all(writes.splice(0));
       }
-      await Promise.all(writes);
+      await Promise.all(writes.splice(0));
       const subtree = await repo.writeTree(entries);
       dirs.push({
         name: `dir-${String(d).padStart(6, "0")}`,
