@@ -57,10 +57,15 @@ export async function* readChunks(
   // than the collector frees it. This relies on the writer being done with a piece (the repository copies it
   // into its chunker) once it asks for the piece after next.
   const buffers: Buffer[] = [];
-  for (let turn = 0; ; turn++) {
+  let turn = 0;
+  for (;;) {
     signal?.throwIfAborted();
-    const buffer =
-      wanted < readSize ? Buffer.allocUnsafe(wanted) : (buffers[turn % 2] ??= Buffer.allocUnsafeSlow(readSize));
+    let buffer: Buffer;
+    if (wanted < readSize) buffer = Buffer.allocUnsafe(wanted);
+    else {
+      if (buffers.length < 2) buffers.push(Buffer.allocUnsafeSlow(readSize));
+      buffer = buffers[turn++ % 2]!;
+    }
     let bytesRead: number;
     try {
       const read = handle.read(buffer, 0, wanted, isStream ? null : position);
