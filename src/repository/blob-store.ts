@@ -137,12 +137,7 @@ export class BlobStore {
       const at = i * INDEX_ENTRY_BYTES;
       const pack = numbers[entries.readUInt32LE(at + 16)];
       if (pack === undefined) throw new Error("index file entry names a pack it does not list");
-      this.table.insert(
-        entries.subarray(at, at + 16),
-        pack,
-        entries.readUInt32LE(at + 20),
-        entries.readUInt32LE(at + 24),
-      );
+      this.table.insert(entries, pack, entries.readUInt32LE(at + 20), entries.readUInt32LE(at + 24), at);
     }
   }
 

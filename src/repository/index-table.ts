@@ -50,13 +50,20 @@ export class IndexTable {
   }
 
   /** Adds an entry unless the id is present; returns the slot and whether it was added. */
-  insert(id: Uint8Array, pack: number, offset: number, length: number): { slot: number; added: boolean } {
+  insert(
+    id: Uint8Array,
+    pack: number,
+    offset: number,
+    length: number,
+    /** Where the id starts in `id` (index files are read without slicing out every id). */
+    at = 0,
+  ): { slot: number; added: boolean } {
     if (pack <= 0) throw new Error("pack numbers start at 1");
     if ((this.count + 1) / this.capacity > MAX_LOAD) this.grow();
-    const a = readWord(id, 0);
-    const b = readWord(id, 4);
-    const c = readWord(id, 8);
-    const d = readWord(id, 12);
+    const a = readWord(id, at);
+    const b = readWord(id, at + 4);
+    const c = readWord(id, at + 8);
+    const d = readWord(id, at + 12);
     const words = this.words;
     let slot = (a ^ (b >>> 7)) & this.mask;
     for (;;) {

@@ -116,9 +116,14 @@ export interface IndexFileContents {
 /** Encodes entries (already 28-byte records with pack numbers into `packs`), sorting them by id. */
 export function encodeIndexFile(keys: RepositoryKeys, name: string, packs: IndexFilePack[], entries: Buffer): Buffer {
   const count = entries.length / INDEX_ENTRY;
+  // Sort by the first four id bytes held in a typed array (no allocation per comparison); full ids break ties.
   const order = new Uint32Array(count);
-  for (let i = 0; i < count; i++) order[i] = i;
-  order.sort((x, y) => Buffer.compare(entryId(entries, x), entryId(entries, y)));
+  const prefix = new Uint32Array(count);
+  for (let i = 0; i < count; i++) {
+    order[i] = i;
+    prefix[i] = entries.readUInt32BE(i * INDEX_ENTRY);
+  }
+  order.sort((x, y) => prefix[x]! - prefix[y]! || Buffer.compare(entryId(entries, x), entryId(entries, y)));
   const header = 12 + packs.length * 17;
   const plain = Buffer.allocUnsafe(header + entries.length);
   plain.write(INDEX_MAGIC, 0, "latin1");

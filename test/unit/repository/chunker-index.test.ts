@@ -73,3 +73,36 @@ test("the index table finds every inserted id across growth and keeps the first 
   assert.equal(table.find(randomBytes(16)), -1);
   assert.ok(table.byteLength / table.size < 64, `${table.byteLength / table.size} bytes per entry`);
 });
+
+test("index files keep their entries sorted by id and round-trip", async () => {
+  const { decodeIndexFile, encodeIndexFile } = await import("../../../src/repository/pack-format.ts");
+  const { splitMasterKey } = await import("../../../src/repository/crypto.ts");
+  const keys = splitMasterKey(randomBytes(64));
+  const count = 5000;
+  const entries = Buffer.alloc(count * 28);
+  for (let i = 0; i < count; i++) {
+    // Many ids share their first four bytes, so ties are broken by the rest.
+    const id = randomBytes(16);
+    if (i % 3 === 0) id.writeUInt32BE(0xabcdef01, 0);
+    id.copy(entries, i * 28);
+    entries.writeUInt32LE(i % 2, i * 28 + 16);
+    entries.writeUInt32LE(i, i * 28 + 20);
+    entries.writeUInt32LE(i * 3, i * 28 + 24);
+  }
+  const packs = [
+    { id: "00".repeat(16), kind: "d" as const },
+    { id: "11".repeat(16), kind: "m" as const },
+  ];
+  const decoded = decodeIndexFile(keys, "x", encodeIndexFile(keys, "x", packs, entries));
+  assert.deepEqual(decoded.packs, packs);
+  assert.equal(decoded.entryCount, count);
+  for (let i = 1; i < count; i++) {
+    const a = decoded.entries.subarray((i - 1) * 28, (i - 1) * 28 + 16);
+    const b = decoded.entries.subarray(i * 28, i * 28 + 16);
+    assert.ok(Buffer.compare(a, b) < 0, `entry ${i} out of order`);
+  }
+  const original = new Set<string>();
+  for (let i = 0; i < count; i++) original.add(entries.toString("hex", i * 28, i * 28 + 28));
+  for (let i = 0; i < count; i++) assert.ok(original.has(decoded.entries.toString("hex", i * 28, i * 28 + 28)));
+  assert.throws(() => decodeIndexFile(keys, "y", encodeIndexFile(keys, "x", packs, entries)), /authentication/);
+});
