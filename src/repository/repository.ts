@@ -151,7 +151,10 @@ export class SkiffRepository implements Repository {
         const next = await untilAborted(pieces.next(), options.signal);
         if (next.done) break;
         const piece = next.value;
-        if (failure !== undefined) break;
+        if (failure !== undefined) {
+          void Promise.resolve(pieces.return?.()).catch(() => {});
+          break;
+        }
         // Backpressure: wait while too many large chunks are on their way to the packs.
         await chunks.whenBelow(this.parts.chunksInFlight);
         size += piece.length;

@@ -85,3 +85,15 @@ test("aborting a write does not wait for a stalled source", async (t) => {
   setTimeout(() => controller.abort(new Error("data path is canceled")), 20);
   await assert.rejects(write, /data path is canceled/);
 });
+
+test("a failing source fails the write with its own error and the repository stays usable", async (t) => {
+  const { repo } = await newRepository(t);
+  async function* broken(): AsyncIterable<Uint8Array> {
+    yield random(300_000);
+    throw new Error("cannot read '/data/f': EIO");
+  }
+  await assert.rejects(repo.writeObject(broken()), /EIO/);
+  const data = random(500_000);
+  const ref = await repo.writeObject(streamOf(data));
+  assert.ok((await collect(repo.readObject(ref))).equals(data));
+});
