@@ -1,23 +1,23 @@
 /**
  * The in-memory blob index: an open-addressing hash table in one Uint32Array, 7 words (28 bytes) per slot:
  * the 128-bit blob id, the pack number, the offset and the stored length. No JS object per blob, so a million
- * blobs cost about 28 bytes / load factor (~40-56 bytes) each and the garbage collector never sees them.
+ * blobs cost about 28 bytes / load factor (37-56 bytes) each and the garbage collector never sees them.
  * Pack number 0 marks an empty slot; real pack numbers start at 1.
  */
 
 const STRIDE = 7;
-const MAX_LOAD = 0.7;
+const MAX_LOAD = 0.75;
+/** Growing by half (not doubling) keeps the table, and the copy made while growing, smaller. */
+const GROWTH = 1.5;
 
 export class IndexTable {
   private words: Uint32Array;
-  private mask: number;
+  private slots: number;
   private count = 0;
 
   constructor(initialCapacity = 1 << 12) {
-    let capacity = 16;
-    while (capacity < initialCapacity) capacity *= 2;
-    this.words = new Uint32Array(capacity * STRIDE);
-    this.mask = capacity - 1;
+    this.slots = Math.max(16, Math.ceil(initialCapacity));
+    this.words = new Uint32Array(this.slots * STRIDE);
   }
 
   get size(): number {
@@ -25,7 +25,7 @@ export class IndexTable {
   }
 
   get capacity(): number {
-    return this.mask + 1;
+    return this.slots;
   }
 
   /** Bytes held by the table. */
@@ -40,12 +40,13 @@ export class IndexTable {
     const c = readWord(id, 8);
     const d = readWord(id, 12);
     const words = this.words;
-    let slot = (a ^ (b >>> 7)) & this.mask;
+    const slots = this.slots;
+    let slot = ((a ^ (b >>> 7)) >>> 0) % slots;
     for (;;) {
       const base = slot * STRIDE;
       if (words[base + 4] === 0) return -1;
       if (words[base] === a && words[base + 1] === b && words[base + 2] === c && words[base + 3] === d) return slot;
-      slot = (slot + 1) & this.mask;
+      slot = slot + 1 === slots ? 0 : slot + 1;
     }
   }
 
@@ -65,7 +66,8 @@ export class IndexTable {
     const c = readWord(id, at + 8);
     const d = readWord(id, at + 12);
     const words = this.words;
-    let slot = (a ^ (b >>> 7)) & this.mask;
+    const slots = this.slots;
+    let slot = ((a ^ (b >>> 7)) >>> 0) % slots;
     for (;;) {
       const base = slot * STRIDE;
       if (words[base + 4] === 0) {
@@ -82,7 +84,7 @@ export class IndexTable {
       if (words[base] === a && words[base + 1] === b && words[base + 2] === c && words[base + 3] === d) {
         return { slot, added: false };
       }
-      slot = (slot + 1) & this.mask;
+      slot = slot + 1 === slots ? 0 : slot + 1;
     }
   }
 
@@ -120,17 +122,18 @@ export class IndexTable {
 
   private grow(): void {
     const old = this.words;
-    const oldCapacity = this.capacity;
-    this.words = new Uint32Array(oldCapacity * 2 * STRIDE);
-    this.mask = oldCapacity * 2 - 1;
-    const words = this.words;
-    for (let s = 0; s < oldCapacity; s++) {
+    const oldSlots = this.slots;
+    const slots = Math.ceil(oldSlots * GROWTH);
+    const words = new Uint32Array(slots * STRIDE);
+    for (let s = 0; s < oldSlots; s++) {
       const base = s * STRIDE;
       if (old[base + 4] === 0) continue;
-      let slot = (old[base]! ^ (old[base + 1]! >>> 7)) & this.mask;
-      while (words[slot * STRIDE + 4] !== 0) slot = (slot + 1) & this.mask;
+      let slot = ((old[base]! ^ (old[base + 1]! >>> 7)) >>> 0) % slots;
+      while (words[slot * STRIDE + 4] !== 0) slot = slot + 1 === slots ? 0 : slot + 1;
       words.set(old.subarray(base, base + STRIDE), slot * STRIDE);
     }
+    this.words = words;
+    this.slots = slots;
   }
 }
 
