@@ -28,6 +28,8 @@ export interface AdmissionAppOptions {
   logger: Logger;
   /** True when a serving certificate is loaded. */
   certificateReady?: () => boolean;
+  /** True once shutdown has begun: /readyz fails so endpoints drop this replica. */
+  draining?: () => boolean;
   bodyLimit?: number;
 }
 
@@ -186,6 +188,10 @@ export function createAdmissionApp(options: AdmissionAppOptions): Express {
     res.type("text/plain").send("ok");
   });
   app.get("/readyz", (_req, res) => {
+    if (options.draining?.()) {
+      res.status(503).type("text/plain").send("not ready: shutting down");
+      return;
+    }
     const policies = evaluator.ready();
     const certs = certificateReady();
     if (policies && certs) {

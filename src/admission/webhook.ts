@@ -169,7 +169,8 @@ export async function startWebhook(options: WebhookOptions, deps: WebhookDepende
     metrics,
     logger,
     bodyLimit: options.bodyLimit,
-    certificateReady: () => !draining && certificates.current() !== undefined,
+    certificateReady: () => certificates.current() !== undefined,
+    draining: () => draining,
   });
   const server = await startAdmissionServer({
     app,

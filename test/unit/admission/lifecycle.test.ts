@@ -98,6 +98,43 @@ describe("graceful shutdown", () => {
   });
 });
 
+describe("readiness while draining", () => {
+  it("fails /readyz once shutdown has begun, while still answering reviews", async () => {
+    const holder = new CertificateHolder();
+    holder.set(serving());
+    let draining = false;
+    const app = createAdmissionListener({
+      evaluator: noopEvaluator,
+      metrics: createAdmissionMetrics(),
+      logger,
+      draining: () => draining,
+    });
+    const server = await startAdmissionServer({ app, certificates: holder, host: "127.0.0.1", port: 0, logger });
+    const get = (path: string) =>
+      new Promise<{ status: number; text: string }>((resolve, reject) =>
+        httpsRequest(`${server.url}${path}`, { ca: ca.certPem, agent: false }, (res) => {
+          let text = "";
+          res.on("data", (c) => {
+            text += c;
+          });
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+        })
+          .on("error", reject)
+          .end(),
+      );
+    try {
+      assert.equal((await get("/readyz")).status, 200);
+      draining = true;
+      const r = await get("/readyz");
+      assert.equal(r.status, 503);
+      assert.match(r.text, /shutting down/);
+      assert.equal((await get("/healthz")).status, 200);
+    } finally {
+      await server.close(100);
+    }
+  });
+});
+
 describe("webhook options", () => {
   it("reads flags over environment and defaults", () => {
     const parsed = parseWebhookOptions(
