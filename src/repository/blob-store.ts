@@ -70,6 +70,7 @@ export class BlobStore {
   private readonly uploadingData = new Map<number, Buffer>();
   private readonly packBuffers: BufferPool;
   private unindexed: number[] = [];
+  private waitingForSlot = 0;
   private failure: Error | undefined;
   private recentPack: { number: number; data: Buffer } | undefined;
 
@@ -240,7 +241,13 @@ export class BlobStore {
       data = Buffer.concat([builder.buffer.subarray(0, builder.size), trailer]);
     }
     this.uploadingData.set(builder.number, data);
-    while (this.uploads.size >= this.settings.maxUploads) await Promise.race(this.uploads);
+    // Counted until its upload is registered, so a flush cannot miss a pack still waiting for a slot.
+    this.waitingForSlot++;
+    try {
+      while (this.uploads.size >= this.settings.maxUploads) await Promise.race(this.uploads);
+    } finally {
+      this.waitingForSlot--;
+    }
     const upload = this.settings.store
       .put(packKey(kind, pack.id), data)
       .then(() => {
@@ -264,7 +271,10 @@ export class BlobStore {
   async flushPacks(): Promise<void> {
     await this.finishPack("d");
     await this.finishPack("m");
-    while (this.uploads.size > 0) await Promise.all([...this.uploads]);
+    while (this.uploads.size > 0 || this.waitingForSlot > 0) {
+      if (this.uploads.size > 0) await Promise.race(this.uploads);
+      else await new Promise((resolve) => setImmediate(resolve));
+    }
     this.checkHealthy();
   }
 
