@@ -1,5 +1,5 @@
 /**
- * `npm run bench:datamover [-- --quick | --million] [--s3] [--cold] [--data-dir DIR] [--tools skiff,kopia,restic]`
+ * `npm run bench:datamover [-- --quick | --million] [--s3] [--cold] [--repeat N] [--data-dir DIR] [--tools skiff,kopia,restic]`
  *
  * Backs up the same deterministic data with Skiff, kopia and restic, each into its own local filesystem
  * repository, and prints seconds, throughput, peak RSS and repository size per step, with Skiff's speed
@@ -19,10 +19,10 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createS3Store } from "../../src/objectstore/s3.ts";
 import { type S3Server, startS3Server } from "../../test/env/s3.ts";
-import { applyChange, ensureLarge, ensureSmall, treeSize } from "./datasets.ts";
+import { applyChange, type DatasetInfo, ensureLarge, ensureSmall, type LargeSpec, treeSize } from "./datasets.ts";
 import { measure } from "./measure.ts";
 import { ensureGnuTime, ensureKopia, ensureRestic, kopiaVersion, runQuiet } from "./peers.ts";
-import { formatTable, type Row, speedRatio } from "./report.ts";
+import { formatTable, medianOfRounds, type Row, speedRatio } from "./report.ts";
 import { bucketFor, kopiaTool, resticTool, skiffTool, type Tool, type ToolName } from "./tools.ts";
 import { compareTrees, treeDigest } from "./verify.ts";
 
@@ -32,6 +32,7 @@ const { values: flags } = parseArgs({
     million: { type: "boolean", default: false },
     s3: { type: "boolean", default: false },
     cold: { type: "boolean", default: false },
+    repeat: { type: "string", default: "1" },
     "data-dir": { type: "string" },
     tools: { type: "string" },
     help: { type: "boolean", default: false },
@@ -39,7 +40,7 @@ const { values: flags } = parseArgs({
 });
 if (flags.help) {
   console.log(
-    "usage: npm run bench:datamover -- [--quick | --million] [--s3] [--cold] [--data-dir DIR] [--tools skiff,kopia,restic]",
+    "usage: npm run bench:datamover -- [--quick | --million] [--s3] [--cold] [--repeat N] [--data-dir DIR] [--tools skiff,kopia,restic]",
   );
   process.exit(0);
 }
@@ -56,6 +57,13 @@ const sizes = {
 const wanted = (flags.tools ?? (mode === "million" ? "skiff" : "skiff,kopia,restic")).split(",") as ToolName[];
 
 const rows: Row[] = [];
+const repeats = Number(flags.repeat);
+if (!Number.isInteger(repeats) || repeats < 1 || repeats > 9) {
+  console.error(`--repeat must be a whole number from 1 to 9, not '${flags.repeat}'`);
+  process.exit(2);
+}
+/** The round being measured (with --repeat, each round starts from empty repositories). */
+let round = 1;
 /** The first lines of every failed command, printed under the table. */
 const failures: string[] = [];
 
@@ -121,6 +129,7 @@ async function step(
   try {
     const measured = await measure(timeBinary, spec, `${tool.name} ${stepName}`);
     rows.push({
+      round,
       step: stepName,
       tool: tool.name,
       seconds: measured.seconds,
@@ -131,8 +140,9 @@ async function step(
     });
     return measured;
   } catch (err) {
-    log((err as Error).message);
+    recordFailure(err);
     rows.push({
+      round,
       step: stepName,
       tool: tool.name,
       seconds: 0,
@@ -183,6 +193,7 @@ async function initRepo(timeBinary: string, tool: Tool, repo: string, stepName: 
   } catch (err) {
     recordFailure(err);
     rows.push({
+      round,
       step: stepName,
       tool: tool.name,
       seconds: 0,
@@ -195,6 +206,115 @@ async function initRepo(timeBinary: string, tool: Tool, repo: string, stepName: 
       note: "init failed",
     });
     return false;
+  }
+}
+
+/**
+ * One round of the standard steps (a)-(d), each tool in its own fresh repositories. The large data set is put
+ * back to its generated state first, since the previous round changed 1% of it.
+ */
+async function standardRound(
+  timeBinary: string,
+  tools: Tool[],
+  small: DatasetInfo,
+  largeSpec: LargeSpec,
+  summary: Record<string, unknown>,
+): Promise<void> {
+  const largeDir = join(dataDir, `large-${sizes.largeBytes}`);
+  const large = await ensureLarge(largeDir, largeSpec, log);
+  const size =
+    large.bytes >= 1024 ** 3
+      ? `${(large.bytes / 1024 ** 3).toFixed(0)} GiB`
+      : `${(large.bytes / 1024 ** 2).toFixed(0)} MiB`;
+  const stepA = `(a) ${size} in ${large.files} large files: backup`;
+  const stepB = `(b) ${small.files.toLocaleString("en")} small files: backup`;
+  const stepC = "(c) re-backup of (a) after 1% change";
+  const stepD = "(d) restore of (c)";
+  const latest = new Map<ToolName, string>();
+  const ready = new Set<ToolName>();
+
+  for (const tool of tools) {
+    const repo = join(runDir, tool.name, `repo-large-${round}`);
+    if (!(await initRepo(timeBinary, tool, repo, stepA))) continue;
+    ready.add(tool.name);
+    await step(
+      timeBinary,
+      tool,
+      stepA,
+      tool.backup(repo, large.dir),
+      { files: large.files, bytes: large.bytes, rate: "MB/s" },
+      repo,
+    );
+  }
+  for (const tool of tools) {
+    const repo = join(runDir, tool.name, `repo-small-${round}`);
+    if (!(await initRepo(timeBinary, tool, repo, stepB))) continue;
+    await step(
+      timeBinary,
+      tool,
+      stepB,
+      tool.backup(repo, small.dir),
+      { files: small.files, bytes: small.bytes, rate: "files/s" },
+      repo,
+    );
+  }
+  const changed = await applyChange(large.dir, largeSpec);
+  summary.changedBytes = changed;
+  for (const tool of tools.filter((t) => ready.has(t.name))) {
+    const repo = join(runDir, tool.name, `repo-large-${round}`);
+    const result = await step(
+      timeBinary,
+      tool,
+      stepC,
+      tool.backup(repo, large.dir),
+      { files: large.files + 1, bytes: large.bytes + changed, rate: "MB/s" },
+      repo,
+    );
+    if (result) {
+      try {
+        latest.set(tool.name, tool.snapshotId(result.stdout, repo));
+      } catch (err) {
+        log((err as Error).message);
+      }
+    }
+  }
+  log("hashing the source for restore verification");
+  const expected = await treeDigest(large.dir);
+  // Across rounds a mismatch is kept: one bad restore is enough to report.
+  summary.restoreVerification ??= {};
+  const verification = summary.restoreVerification as Record<string, string>;
+  for (const tool of tools) {
+    const snapshot = latest.get(tool.name);
+    if (!snapshot) continue;
+    const repo = join(runDir, tool.name, `repo-large-${round}`);
+    const target = join(runDir, tool.name, "restore");
+    await rm(target, { recursive: true, force: true });
+    await mkdir(target, { recursive: true });
+    const done = await step(
+      timeBinary,
+      tool,
+      stepD,
+      tool.restore(repo, snapshot, target),
+      { files: large.files + 1, bytes: large.bytes + changed, rate: "MB/s" },
+      undefined,
+    );
+    if (done) {
+      const problems = compareTrees(expected, await treeDigest(tool.restoredRoot(target, large.dir)));
+      const outcome = problems.length ? `MISMATCH: ${problems.join("; ")}` : "identical to the source";
+      log(`${tool.name} restore: ${outcome}`);
+      if (!verification[tool.name]?.startsWith("MISMATCH")) {
+        verification[tool.name] =
+          repeats > 1 && !problems.length ? `identical to the source (${round} rounds)` : outcome;
+      }
+    }
+    await rm(target, { recursive: true, force: true });
+  }
+  // Only the last round's repositories are kept (for a look afterwards); earlier ones would fill the disk.
+  if (round < repeats) {
+    for (const tool of tools) {
+      await rm(join(runDir, tool.name, `repo-large-${round}`), { recursive: true, force: true });
+      await rm(join(runDir, tool.name, `repo-small-${round}`), { recursive: true, force: true });
+    }
   }
 }
 
@@ -229,101 +349,23 @@ async function main(): Promise<void> {
       }
     }
   } else {
-    const largeDir = join(dataDir, `large-${sizes.largeBytes}`);
-    const large = await ensureLarge(largeDir, largeSpec, log);
-    const size =
-      large.bytes >= 1024 ** 3
-        ? `${(large.bytes / 1024 ** 3).toFixed(0)} GiB`
-        : `${(large.bytes / 1024 ** 2).toFixed(0)} MiB`;
-    const stepA = `(a) ${size} in ${large.files} large files: backup`;
-    const stepB = `(b) ${small.files.toLocaleString("en")} small files: backup`;
-    const stepC = "(c) re-backup of (a) after 1% change";
-    const stepD = "(d) restore of (c)";
-    const latest = new Map<ToolName, string>();
-    const ready = new Set<ToolName>();
-
-    for (const tool of tools) {
-      const repo = join(runDir, tool.name, "repo-large");
-      if (!(await initRepo(timeBinary, tool, repo, stepA))) continue;
-      ready.add(tool.name);
-      await step(
-        timeBinary,
-        tool,
-        stepA,
-        tool.backup(repo, large.dir),
-        { files: large.files, bytes: large.bytes, rate: "MB/s" },
-        repo,
-      );
+    for (round = 1; round <= repeats; round++) {
+      if (repeats > 1) log(`round ${round} of ${repeats}`);
+      await standardRound(timeBinary, tools, small, largeSpec, summary);
     }
-    for (const tool of tools) {
-      const repo = join(runDir, tool.name, "repo-small");
-      if (!(await initRepo(timeBinary, tool, repo, stepB))) continue;
-      await step(
-        timeBinary,
-        tool,
-        stepB,
-        tool.backup(repo, small.dir),
-        { files: small.files, bytes: small.bytes, rate: "files/s" },
-        repo,
-      );
-    }
-    const changed = await applyChange(large.dir, largeSpec);
-    summary.changedBytes = changed;
-    for (const tool of tools.filter((t) => ready.has(t.name))) {
-      const repo = join(runDir, tool.name, "repo-large");
-      const result = await step(
-        timeBinary,
-        tool,
-        stepC,
-        tool.backup(repo, large.dir),
-        { files: large.files + 1, bytes: large.bytes + changed, rate: "MB/s" },
-        repo,
-      );
-      if (result) {
-        try {
-          latest.set(tool.name, tool.snapshotId(result.stdout, repo));
-        } catch (err) {
-          log((err as Error).message);
-        }
-      }
-    }
-    log("hashing the source for restore verification");
-    const expected = await treeDigest(large.dir);
-    const verification: Record<string, string> = {};
-    for (const tool of tools) {
-      const snapshot = latest.get(tool.name);
-      if (!snapshot) continue;
-      const repo = join(runDir, tool.name, "repo-large");
-      const target = join(runDir, tool.name, "restore");
-      await rm(target, { recursive: true, force: true });
-      await mkdir(target, { recursive: true });
-      const done = await step(
-        timeBinary,
-        tool,
-        stepD,
-        tool.restore(repo, snapshot, target),
-        { files: large.files + 1, bytes: large.bytes + changed, rate: "MB/s" },
-        undefined,
-      );
-      if (done) {
-        const problems = compareTrees(expected, await treeDigest(tool.restoredRoot(target, large.dir)));
-        verification[tool.name] = problems.length ? `MISMATCH: ${problems.join("; ")}` : "identical to the source";
-        log(`${tool.name} restore: ${verification[tool.name]}`);
-      }
-      await rm(target, { recursive: true, force: true });
-    }
-    summary.restoreVerification = verification;
   }
 
   const peers = tools.map((t) => t.name).filter((n) => n !== "skiff");
-  const table = formatTable(rows, peers);
+  const shown = repeats > 1 ? medianOfRounds(rows) : rows;
+  const table = formatTable(shown, peers);
   const lines = [
     `Skiff data mover benchmark (${mode}), ${new Date().toISOString()}`,
     `tools: ${tools.map((t) => `${t.name} ${t.version}`).join(", ")}${skipped.length ? `; not run: ${skipped.map((s) => `${s.name} (${s.reason})`).join(", ")}` : ""}`,
     `machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), ${(totalmem() / 1024 ** 3).toFixed(0)} GiB; ${s3 ? "repositories on a local S3 server (versitygw over this disk)" : "local filesystem repositories"}`,
-    flags.cold
-      ? "each tool ran once per step, in the order listed, after sync and dropping the page cache (cold reads)"
-      : "each tool ran once per step, in the order listed, after sync, with the data in the page cache (warm reads)",
+    `each tool ran ${repeats > 1 ? `${repeats} times per step (median seconds shown, peak RSS the largest)` : "once per step"}, in the order listed, ` +
+      (flags.cold
+        ? "after sync and dropping the page cache (cold reads)"
+        : "after sync, with the data in the page cache (warm reads)"),
     "MB = 10^6 bytes; CPU s = user + system seconds; 'vs peer' = peer seconds / Skiff seconds (above 1: Skiff faster); repo size after the step",
     "",
     table,
@@ -348,13 +390,13 @@ async function main(): Promise<void> {
   console.log(text);
   const ratios: Record<string, Record<string, number | undefined>> = {};
   for (const stepName of new Set(rows.map((r) => r.step))) {
-    ratios[stepName] = Object.fromEntries(peers.map((p) => [p, speedRatio(rows, stepName, p)]));
+    ratios[stepName] = Object.fromEntries(peers.map((p) => [p, speedRatio(shown, stepName, p)]));
   }
   const base = join(dataDir, `results-${mode}${s3 ? "-s3" : ""}${flags.cold ? "-cold" : ""}`);
   await writeFile(`${base}.txt`, `${text}\n`);
   await writeFile(
     `${base}.json`,
-    `${JSON.stringify({ mode, date: new Date().toISOString(), tools: tools.map((t) => ({ name: t.name, version: t.version })), skipped, rows, ratios, failures, ...summary }, null, 2)}\n`,
+    `${JSON.stringify({ mode, date: new Date().toISOString(), tools: tools.map((t) => ({ name: t.name, version: t.version })), skipped, repeats, rows, summary: repeats > 1 ? shown : undefined, ratios, failures, ...summary }, null, 2)}\n`,
   );
   log(`written ${base}.txt and ${base}.json`);
 }

@@ -1,6 +1,8 @@
 /** Formats the measured rows as a plain-text table; the same rows go to JSON. */
 
 export interface Row {
+  /** Which round of --repeat measured it. */
+  round?: number;
   step: string;
   tool: string;
   seconds: number;
@@ -33,6 +35,37 @@ export function speedRatio(rows: Row[], step: string, peer: string): number | un
   const other = rows.find((r) => r.step === step && r.tool === peer && !r.note);
   if (!skiff || !other || skiff.seconds <= 0) return undefined;
   return other.seconds / skiff.seconds;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/**
+ * One row per step and tool over all rounds: median seconds and CPU seconds, the largest peak RSS, the
+ * median repository size. A step that failed in any round is shown as failed.
+ */
+export function medianOfRounds(rows: Row[]): Row[] {
+  const groups = new Map<string, Row[]>();
+  for (const row of rows) {
+    const key = `${row.step}\u0000${row.tool}`;
+    groups.set(key, [...(groups.get(key) ?? []), row]);
+  }
+  return [...groups.values()].map((group) => {
+    const failed = group.find((r) => r.note);
+    if (failed) return { ...failed, round: undefined };
+    const sizes = group.map((r) => r.repoBytes).filter((b) => b !== undefined);
+    return {
+      ...group[0]!,
+      round: undefined,
+      seconds: median(group.map((r) => r.seconds)),
+      cpuSeconds: median(group.map((r) => r.cpuSeconds)),
+      peakRssBytes: Math.max(...group.map((r) => r.peakRssBytes)),
+      repoBytes: sizes.length ? median(sizes) : undefined,
+    };
+  });
 }
 
 export function formatTable(rows: Row[], peers: string[]): string {
