@@ -19,12 +19,12 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createS3Store } from "../../src/objectstore/s3.ts";
 import { type S3Server, startS3Server } from "../../test/env/s3.ts";
-import { applyChange, type DatasetInfo, ensureLarge, ensureSmall, type LargeSpec, treeSize } from "./datasets.ts";
+import { ensureSmall, treeSize } from "./datasets.ts";
 import { measure } from "./measure.ts";
 import { ensureGnuTime, ensureKopia, ensureRestic, kopiaVersion, runQuiet } from "./peers.ts";
-import { formatTable, medianOfRounds, type Row, speedRatio } from "./report.ts";
+import { medianOfRounds, type Row, renderReport, speedRatio } from "./report.ts";
+import { standardRound } from "./standard.ts";
 import { bucketFor, kopiaTool, resticTool, skiffTool, type Tool, type ToolName } from "./tools.ts";
-import { compareTrees, treeDigest } from "./verify.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -209,115 +209,6 @@ async function initRepo(timeBinary: string, tool: Tool, repo: string, stepName: 
   }
 }
 
-/**
- * One round of the standard steps (a)-(d), each tool in its own fresh repositories. The large data set is put
- * back to its generated state first, since the previous round changed 1% of it.
- */
-async function standardRound(
-  timeBinary: string,
-  tools: Tool[],
-  small: DatasetInfo,
-  largeSpec: LargeSpec,
-  summary: Record<string, unknown>,
-): Promise<void> {
-  const largeDir = join(dataDir, `large-${sizes.largeBytes}`);
-  const large = await ensureLarge(largeDir, largeSpec, log);
-  const size =
-    large.bytes >= 1024 ** 3
-      ? `${(large.bytes / 1024 ** 3).toFixed(0)} GiB`
-      : `${(large.bytes / 1024 ** 2).toFixed(0)} MiB`;
-  const stepA = `(a) ${size} in ${large.files} large files: backup`;
-  const stepB = `(b) ${small.files.toLocaleString("en")} small files: backup`;
-  const stepC = "(c) re-backup of (a) after 1% change";
-  const stepD = "(d) restore of (c)";
-  const latest = new Map<ToolName, string>();
-  const ready = new Set<ToolName>();
-
-  for (const tool of tools) {
-    const repo = join(runDir, tool.name, `repo-large-${round}`);
-    if (!(await initRepo(timeBinary, tool, repo, stepA))) continue;
-    ready.add(tool.name);
-    await step(
-      timeBinary,
-      tool,
-      stepA,
-      tool.backup(repo, large.dir),
-      { files: large.files, bytes: large.bytes, rate: "MB/s" },
-      repo,
-    );
-  }
-  for (const tool of tools) {
-    const repo = join(runDir, tool.name, `repo-small-${round}`);
-    if (!(await initRepo(timeBinary, tool, repo, stepB))) continue;
-    await step(
-      timeBinary,
-      tool,
-      stepB,
-      tool.backup(repo, small.dir),
-      { files: small.files, bytes: small.bytes, rate: "files/s" },
-      repo,
-    );
-  }
-  const changed = await applyChange(large.dir, largeSpec);
-  summary.changedBytes = changed;
-  for (const tool of tools.filter((t) => ready.has(t.name))) {
-    const repo = join(runDir, tool.name, `repo-large-${round}`);
-    const result = await step(
-      timeBinary,
-      tool,
-      stepC,
-      tool.backup(repo, large.dir),
-      { files: large.files + 1, bytes: large.bytes + changed, rate: "MB/s" },
-      repo,
-    );
-    if (result) {
-      try {
-        latest.set(tool.name, tool.snapshotId(result.stdout, repo));
-      } catch (err) {
-        log((err as Error).message);
-      }
-    }
-  }
-  log("hashing the source for restore verification");
-  const expected = await treeDigest(large.dir);
-  // Across rounds a mismatch is kept: one bad restore is enough to report.
-  summary.restoreVerification ??= {};
-  const verification = summary.restoreVerification as Record<string, string>;
-  for (const tool of tools) {
-    const snapshot = latest.get(tool.name);
-    if (!snapshot) continue;
-    const repo = join(runDir, tool.name, `repo-large-${round}`);
-    const target = join(runDir, tool.name, "restore");
-    await rm(target, { recursive: true, force: true });
-    await mkdir(target, { recursive: true });
-    const done = await step(
-      timeBinary,
-      tool,
-      stepD,
-      tool.restore(repo, snapshot, target),
-      { files: large.files + 1, bytes: large.bytes + changed, rate: "MB/s" },
-      undefined,
-    );
-    if (done) {
-      const problems = compareTrees(expected, await treeDigest(tool.restoredRoot(target, large.dir)));
-      const outcome = problems.length ? `MISMATCH: ${problems.join("; ")}` : "identical to the source";
-      log(`${tool.name} restore: ${outcome}`);
-      if (!verification[tool.name]?.startsWith("MISMATCH")) {
-        verification[tool.name] =
-          repeats > 1 && !problems.length ? `identical to the source (${round} rounds)` : outcome;
-      }
-    }
-    await rm(target, { recursive: true, force: true });
-  }
-  // Only the last round's repositories are kept (for a look afterwards); earlier ones would fill the disk.
-  if (round < repeats) {
-    for (const tool of tools) {
-      await rm(join(runDir, tool.name, `repo-large-${round}`), { recursive: true, force: true });
-      await rm(join(runDir, tool.name, `repo-small-${round}`), { recursive: true, force: true });
-    }
-  }
-}
-
 async function main(): Promise<void> {
   const started = Date.now();
   log(`mode ${mode}; data in ${dataDir}; ${cpus().length} CPUs, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB`);
@@ -351,42 +242,39 @@ async function main(): Promise<void> {
   } else {
     for (round = 1; round <= repeats; round++) {
       if (repeats > 1) log(`round ${round} of ${repeats}`);
-      await standardRound(timeBinary, tools, small, largeSpec, summary);
+      await standardRound({
+        tools,
+        small,
+        largeDir: join(dataDir, `large-${sizes.largeBytes}`),
+        largeSpec,
+        runDir,
+        round,
+        repeats,
+        summary,
+        log,
+        step: (tool, stepName, spec, counts, repo) => step(timeBinary, tool, stepName, spec, counts, repo),
+        initRepo: (tool, repo, stepName) => initRepo(timeBinary, tool, repo, stepName),
+      });
     }
   }
 
   const peers = tools.map((t) => t.name).filter((n) => n !== "skiff");
   const shown = repeats > 1 ? medianOfRounds(rows) : rows;
-  const table = formatTable(shown, peers);
-  const lines = [
-    `Skiff data mover benchmark (${mode}), ${new Date().toISOString()}`,
-    `tools: ${tools.map((t) => `${t.name} ${t.version}`).join(", ")}${skipped.length ? `; not run: ${skipped.map((s) => `${s.name} (${s.reason})`).join(", ")}` : ""}`,
-    `machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), ${(totalmem() / 1024 ** 3).toFixed(0)} GiB; ${s3 ? "repositories on a local S3 server (versitygw over this disk)" : "local filesystem repositories"}`,
-    `each tool ran ${repeats > 1 ? `${repeats} times per step (median seconds shown, peak RSS the largest)` : "once per step"}, in the order listed, ` +
-      (flags.cold
-        ? "after sync and dropping the page cache (cold reads)"
-        : "after sync, with the data in the page cache (warm reads)"),
-    "MB = 10^6 bytes; CPU s = user + system seconds; 'vs peer' = peer seconds / Skiff seconds (above 1: Skiff faster); repo size after the step",
-    "",
-    table,
-  ];
-  if (summary.restoreVerification) {
-    lines.push(
-      "",
-      ...Object.entries(summary.restoreVerification as Record<string, string>).map(
-        ([t, v]) => `restore check ${t}: ${v}`,
-      ),
-    );
-  }
-  if (mode === "million") {
-    for (const row of rows.filter((r) => r.tool === "skiff" && !r.note)) {
-      const mb = row.peakRssBytes / 1e6;
-      lines.push(`${row.step}: peak RSS ${mb.toFixed(0)} MB (target <= 300 MB: ${mb <= 300 ? "met" : "NOT met"})`);
-    }
-  }
-  if (failures.length) lines.push("", "failures:", ...failures.map((f) => `  ${f}`));
-  lines.push("", `total wall time ${((Date.now() - started) / 1000).toFixed(0)} s`);
-  const text = lines.join("\n");
+  const text = renderReport({
+    mode,
+    tools: tools.map((t) => `${t.name} ${t.version}`),
+    skipped: skipped.map((s) => `${s.name} (${s.reason})`),
+    machine: `${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), ${(totalmem() / 1024 ** 3).toFixed(0)} GiB`,
+    repositories: s3 ? "on a local S3 server (versitygw over this disk)" : "local filesystem",
+    repeats,
+    cold: flags.cold ?? false,
+    rows: shown,
+    peers,
+    restoreChecks: (summary.restoreVerification as Record<string, string> | undefined) ?? {},
+    memoryTargetMB: mode === "million" ? 300 : undefined,
+    failures,
+    seconds: (Date.now() - started) / 1000,
+  });
   console.log(text);
   const ratios: Record<string, Record<string, number | undefined>> = {};
   for (const stepName of new Set(rows.map((r) => r.step))) {
@@ -394,10 +282,10 @@ async function main(): Promise<void> {
   }
   const base = join(dataDir, `results-${mode}${s3 ? "-s3" : ""}${flags.cold ? "-cold" : ""}`);
   await writeFile(`${base}.txt`, `${text}\n`);
-  await writeFile(
-    `${base}.json`,
-    `${JSON.stringify({ mode, date: new Date().toISOString(), tools: tools.map((t) => ({ name: t.name, version: t.version })), skipped, repeats, rows, summary: repeats > 1 ? shown : undefined, ratios, failures, ...summary }, null, 2)}\n`,
-  );
+  const tooling = tools.map((t) => ({ name: t.name, version: t.version }));
+  const medians = repeats > 1 ? shown : undefined;
+  const document = { mode, date: new Date().toISOString(), tools: tooling, skipped, repeats, rows, medians, ratios };
+  await writeFile(`${base}.json`, `${JSON.stringify({ ...document, failures, ...summary }, null, 2)}\n`);
   log(`written ${base}.txt and ${base}.json`);
 }
 

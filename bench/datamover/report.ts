@@ -98,3 +98,55 @@ export function formatTable(rows: Row[], peers: string[]): string {
     )
     .join("\n");
 }
+
+export interface ReportInput {
+  mode: string;
+  tools: string[];
+  skipped: string[];
+  machine: string;
+  repositories: string;
+  repeats: number;
+  cold: boolean;
+  rows: Row[];
+  peers: string[];
+  restoreChecks: Record<string, string>;
+  /** In --million mode: the peak RSS Skiff should stay under. */
+  memoryTargetMB: number | undefined;
+  failures: string[];
+  seconds: number;
+}
+
+/** The whole plain-text report: how it was measured, the table, checks, failures. */
+export function renderReport(input: ReportInput): string {
+  const runs =
+    input.repeats > 1
+      ? `${input.repeats} times per step (median seconds shown, peak RSS the largest)`
+      : "once per step";
+  const cache = input.cold
+    ? "after sync and dropping the page cache (cold reads)"
+    : "after sync, with the data in the page cache (warm reads)";
+  const lines = [
+    `Skiff data mover benchmark (${input.mode}), ${new Date().toISOString()}`,
+    `tools: ${input.tools.join(", ")}${input.skipped.length ? `; not run: ${input.skipped.join(", ")}` : ""}`,
+    `machine: ${input.machine}; repositories ${input.repositories}`,
+    `each tool ran ${runs}, in the order listed, ${cache}`,
+    "MB = 10^6 bytes; CPU s = user + system seconds; 'vs peer' = peer seconds / Skiff seconds " +
+      "(above 1: Skiff faster); repo size after the step",
+    "",
+    formatTable(input.rows, input.peers),
+  ];
+  const checks = Object.entries(input.restoreChecks);
+  if (checks.length) lines.push("", ...checks.map(([tool, outcome]) => `restore check ${tool}: ${outcome}`));
+  if (input.memoryTargetMB !== undefined) {
+    const target = input.memoryTargetMB;
+    for (const row of input.rows.filter((r) => r.tool === "skiff" && !r.note)) {
+      const mb = row.peakRssBytes / MB;
+      lines.push(
+        `${row.step}: peak RSS ${mb.toFixed(0)} MB (target <= ${target} MB: ${mb <= target ? "met" : "NOT met"})`,
+      );
+    }
+  }
+  if (input.failures.length) lines.push("", "failures:", ...input.failures.map((f) => `  ${f}`));
+  lines.push("", `total wall time ${input.seconds.toFixed(0)} s`);
+  return lines.join("\n");
+}

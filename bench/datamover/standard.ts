@@ -1,0 +1,133 @@
+/**
+ * The standard benchmark round: (a) large files, (b) small files, (c) re-backup after a 1% change, (d) restore
+ * of (c), verified against the source. Measuring and bookkeeping are the caller's (RoundContext).
+ */
+import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { applyChange, type DatasetInfo, ensureLarge, type LargeSpec } from "./datasets.ts";
+import type { CommandSpec } from "./measure.ts";
+import type { Row } from "./report.ts";
+import type { Tool, ToolName } from "./tools.ts";
+import { compareTrees, treeDigest } from "./verify.ts";
+
+export interface RoundContext {
+  tools: Tool[];
+  small: DatasetInfo;
+  largeDir: string;
+  largeSpec: LargeSpec;
+  runDir: string;
+  round: number;
+  repeats: number;
+  /** Collects changedBytes and restoreVerification for the report. */
+  summary: Record<string, unknown>;
+  log: (line: string) => void;
+  /** Measures one command and records its row; undefined when it failed (also recorded). */
+  step(
+    tool: Tool,
+    stepName: string,
+    spec: CommandSpec,
+    counts: { files: number; bytes: number; rate: Row["rate"] },
+    repo: string | undefined,
+  ): Promise<{ stdout: string } | undefined>;
+  /** Creates an empty repository; false (and a row saying so) when that failed. */
+  initRepo(tool: Tool, repo: string, stepName: string): Promise<boolean>;
+}
+
+/**
+ * One round of the standard steps (a)-(d), each tool in its own fresh repositories. The large data set is put
+ * back to its generated state first, since the previous round changed 1% of it.
+ */
+export async function standardRound(ctx: RoundContext): Promise<void> {
+  const { tools, small, largeSpec, summary, round, repeats, runDir, log } = ctx;
+  const large = await ensureLarge(ctx.largeDir, largeSpec, log);
+  const size =
+    large.bytes >= 1024 ** 3
+      ? `${(large.bytes / 1024 ** 3).toFixed(0)} GiB`
+      : `${(large.bytes / 1024 ** 2).toFixed(0)} MiB`;
+  const stepA = `(a) ${size} in ${large.files} large files: backup`;
+  const stepB = `(b) ${small.files.toLocaleString("en")} small files: backup`;
+  const stepC = "(c) re-backup of (a) after 1% change";
+  const stepD = "(d) restore of (c)";
+  const latest = new Map<ToolName, string>();
+  const ready = new Set<ToolName>();
+
+  for (const tool of tools) {
+    const repo = join(runDir, tool.name, `repo-large-${round}`);
+    if (!(await ctx.initRepo(tool, repo, stepA))) continue;
+    ready.add(tool.name);
+    await ctx.step(
+      tool,
+      stepA,
+      tool.backup(repo, large.dir),
+      { files: large.files, bytes: large.bytes, rate: "MB/s" },
+      repo,
+    );
+  }
+  for (const tool of tools) {
+    const repo = join(runDir, tool.name, `repo-small-${round}`);
+    if (!(await ctx.initRepo(tool, repo, stepB))) continue;
+    await ctx.step(
+      tool,
+      stepB,
+      tool.backup(repo, small.dir),
+      { files: small.files, bytes: small.bytes, rate: "files/s" },
+      repo,
+    );
+  }
+  const changed = await applyChange(large.dir, largeSpec);
+  summary.changedBytes = changed;
+  for (const tool of tools.filter((t) => ready.has(t.name))) {
+    const repo = join(runDir, tool.name, `repo-large-${round}`);
+    const result = await ctx.step(
+      tool,
+      stepC,
+      tool.backup(repo, large.dir),
+      { files: large.files + 1, bytes: large.bytes + changed, rate: "MB/s" },
+      repo,
+    );
+    if (result) {
+      try {
+        latest.set(tool.name, tool.snapshotId(result.stdout, repo));
+      } catch (err) {
+        log((err as Error).message);
+      }
+    }
+  }
+  log("hashing the source for restore verification");
+  const expected = await treeDigest(large.dir);
+  // Across rounds a mismatch is kept: one bad restore is enough to report.
+  summary.restoreVerification ??= {};
+  const verification = summary.restoreVerification as Record<string, string>;
+  for (const tool of tools) {
+    const snapshot = latest.get(tool.name);
+    if (!snapshot) continue;
+    const repo = join(runDir, tool.name, `repo-large-${round}`);
+    const target = join(runDir, tool.name, "restore");
+    await rm(target, { recursive: true, force: true });
+    await mkdir(target, { recursive: true });
+    const done = await ctx.step(
+      tool,
+      stepD,
+      tool.restore(repo, snapshot, target),
+      { files: large.files + 1, bytes: large.bytes + changed, rate: "MB/s" },
+      undefined,
+    );
+    if (done) {
+      const problems = compareTrees(expected, await treeDigest(tool.restoredRoot(target, large.dir)));
+      const outcome = problems.length ? `MISMATCH: ${problems.join("; ")}` : "identical to the source";
+      log(`${tool.name} restore: ${outcome}`);
+      if (!verification[tool.name]?.startsWith("MISMATCH")) {
+        verification[tool.name] =
+          repeats > 1 && !problems.length ? `identical to the source (${round} rounds)` : outcome;
+      }
+    }
+    await rm(target, { recursive: true, force: true });
+  }
+  // Only the last round's repositories are kept (for a look afterwards); earlier ones would fill the disk.
+  if (round < repeats) {
+    for (const tool of tools) {
+      await rm(join(runDir, tool.name, `repo-large-${round}`), { recursive: true, force: true });
+      await rm(join(runDir, tool.name, `repo-small-${round}`), { recursive: true, force: true });
+    }
+  }
+}
