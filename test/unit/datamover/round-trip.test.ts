@@ -1,5 +1,14 @@
 import assert from "node:assert/strict";
-import { appendFileSync, lstatSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -179,5 +188,28 @@ describe("backup and restore with the in-memory repository double", () => {
       assert.equal(describeTree(target).has("null-device"), false);
     }
     assert.equal(lstatSync(join(target, "modes", "setgid")).mode & 0o7777, 0o2750);
+  });
+
+  it("counts and names files that vanish during the walk, and goes on", async () => {
+    const dir = join(work, "vanishing");
+    mkdirSync(dir);
+    for (let i = 0; i < 100; i++) writeFileSync(join(dir, `f${String(i).padStart(3, "0")}`), `file ${i}`);
+    // The walker stats at most 64 files ahead of the uploads, so the last names of the listing are not stat'ed
+    // before the first upload completes; they are deleted while that upload is held.
+    const late = readdirSync(dir).slice(80);
+    const repo = new InMemoryRepositoryDouble();
+    let release = () => {};
+    repo.writeGate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const issues: string[] = [];
+    const running = backupDirectory(repo, { source: dir, parallelFiles: 1, onIssue: (i) => issues.push(i.path) });
+    while (repo.writeObjectCalls === 0) await new Promise((resolve) => setImmediate(resolve));
+    for (const name of late) rmSync(join(dir, name));
+    release();
+    const snapshot = await running;
+    assert.equal(snapshot.stats.errors, late.length);
+    assert.deepEqual(issues.sort(), [...late].sort());
+    assert.equal((await repo.readTree(snapshot.root!)).length, 100 - late.length);
   });
 });
