@@ -54,6 +54,10 @@ export interface BlobStoreSettings {
   maxUploads: number;
 }
 
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 function packBufferSize(packSize: number): number {
   return packSize + PACK_SLACK;
 }
@@ -156,7 +160,7 @@ export class BlobStore {
         await cache?.delete(key);
       }
     }
-    const data = Buffer.from(await this.settings.store.get(key));
+    const data = asBuffer(await this.settings.store.get(key));
     const decoded = decode(data);
     await cache?.put(key, data);
     return decoded;
@@ -360,7 +364,8 @@ export class BlobStore {
       this.recentPack = { number: pack, data };
       return { record: data.subarray(offset, offset + length), pack };
     }
-    return { record: Buffer.from(await this.settings.store.get(key, { offset, length })), pack };
+    // A view, not Buffer.from(bytes), which would copy the whole record.
+    return { record: asBuffer(await this.settings.store.get(key, { offset, length })), pack };
   }
 
   async readBlob(id: Buffer): Promise<Buffer | undefined> {

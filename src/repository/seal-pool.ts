@@ -176,8 +176,12 @@ export class SealPool {
     const w = record.length < INLINE_BELOW ? undefined : this.pick();
     if (w === undefined) return openBlob(this.keys, id, record);
     const seq = ++this.seq;
-    const copy = Uint8Array.prototype.slice.call(record);
-    const reply = await this.call(w, { op: "open", seq, id, record: copy }, [copy.buffer as ArrayBuffer]);
+    // A record read for this call owns its memory and moves to the worker; a view into a shared buffer (a cached
+    // pack, a pack still uploading) is copied first.
+    const owned =
+      record.byteOffset === 0 && record.byteLength === record.buffer.byteLength && record.buffer instanceof ArrayBuffer;
+    const sent = owned ? record : Uint8Array.prototype.slice.call(record);
+    const reply = await this.call(w, { op: "open", seq, id, record: sent }, [sent.buffer as ArrayBuffer]);
     if (!("plain" in reply)) throw new Error("seal worker answered an open with something else");
     return Buffer.from(reply.plain.buffer, reply.plain.byteOffset, reply.plain.byteLength);
   }
