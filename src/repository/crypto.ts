@@ -16,6 +16,7 @@ import {
   randomFillSync,
 } from "node:crypto";
 import { constants, zstdCompressSync, zstdDecompressSync } from "node:zlib";
+import { compressSmall } from "./small-compressor.ts";
 
 export const BLOB_ID_BYTES = 16;
 export const RECORD_OVERHEAD = 1 + 12 + 16;
@@ -104,8 +105,8 @@ export function sealBlobInto(
   let flags = 0;
   let payload: Uint8Array = data;
   if (compress && worthCompressing(data)) {
-    const packed = zstdCompressSync(data, ZSTD_FAST);
-    if (packed.length < data.length) {
+    const packed = compressSmall(data);
+    if (packed !== undefined) {
       payload = packed;
       flags |= FLAG_ZSTD;
     }
