@@ -11,6 +11,7 @@ import { constants, type Dirent } from "node:fs";
 import { link, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { type OpenedFile, OpenFailedError, ReadHandles } from "./read-handles.ts";
 import { type ObjectInfo, ObjectNotFoundError, type ObjectStore } from "./types.ts";
 
 const TEMP_PREFIX = ".tmp-";
@@ -51,6 +52,7 @@ export class FilesystemStore implements ObjectStore {
   readonly describe: string;
   readonly root: string;
   private readonly dirSyncs = new Map<string, DirectorySync>();
+  private readonly readHandles = new ReadHandles();
 
   constructor(root: string) {
     this.root = root;
@@ -152,25 +154,22 @@ export class FilesystemStore implements ObjectStore {
 
   async get(key: string, range?: { offset: number; length: number }): Promise<Uint8Array> {
     const path = this.pathOf(key);
-    const handle = await open(path, constants.O_RDONLY).catch((err: NodeJS.ErrnoException) => {
+    const notFound = (err: NodeJS.ErrnoException) => {
       if (err.code === "ENOENT" || err.code === "ENOTDIR") throw new ObjectNotFoundError(this.describe, key);
       throw new Error(`cannot open ${path}`, { cause: err });
-    });
+    };
+    // Range reads (records from packs) reuse open handles; whole objects are read once and closed.
+    if (range !== undefined) {
+      return this.readHandles
+        .with(path, (file) => readRange(path, file, range))
+        .catch((err: unknown) => {
+          if (err instanceof OpenFailedError) notFound(err.cause);
+          throw err;
+        });
+    }
+    const handle = await open(path, constants.O_RDONLY).catch(notFound);
     try {
-      const size = (await handle.stat()).size;
-      const offset = range?.offset ?? 0;
-      const length = range === undefined ? size : range.length;
-      if (offset < 0 || length < 0 || offset + length > size) {
-        throw new Error(`range ${offset}+${length} is outside ${path} (${size} bytes)`);
-      }
-      const buffer = Buffer.allocUnsafe(length);
-      let done = 0;
-      while (done < length) {
-        const { bytesRead } = await handle.read(buffer, done, length - done, offset + done);
-        if (bytesRead === 0) throw new Error(`${path} ended early at ${offset + done} bytes`);
-        done += bytesRead;
-      }
-      return buffer;
+      return await readRange(path, { handle, size: (await handle.stat()).size }, range);
     } finally {
       await handle.close();
     }
@@ -219,8 +218,29 @@ export class FilesystemStore implements ObjectStore {
 
   async delete(key: string): Promise<void> {
     const path = this.pathOf(key);
+    this.readHandles.forget(path);
     await unlink(path).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== "ENOENT") throw new Error(`cannot delete ${path}`, { cause: err });
     });
   }
+}
+
+async function readRange(
+  path: string,
+  file: OpenedFile,
+  range: { offset: number; length: number } | undefined,
+): Promise<Buffer> {
+  const offset = range?.offset ?? 0;
+  const length = range === undefined ? file.size : range.length;
+  if (offset < 0 || length < 0 || offset + length > file.size) {
+    throw new Error(`range ${offset}+${length} is outside ${path} (${file.size} bytes)`);
+  }
+  const buffer = Buffer.allocUnsafe(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await file.handle.read(buffer, done, length - done, offset + done);
+    if (bytesRead === 0) throw new Error(`${path} ended early at ${offset + done} bytes`);
+    done += bytesRead;
+  }
+  return buffer;
 }
