@@ -211,27 +211,50 @@ function recordFailure(policy: CompiledPolicy, rule: string, err: unknown, acc: 
   if (policy.failurePolicy === "Fail") acc.denials.push({ message, fromError: true });
 }
 
-/** Variables evaluate on first use and once per policy, so an unused failing variable costs nothing. */
-function lazyVariables(policy: CompiledPolicy, activation: () => Activation, budget: Budget): Record<string, unknown> {
-  const variables: Record<string, unknown> = {};
-  for (const variable of policy.variables) {
-    let state: { value: unknown } | { error: unknown } | undefined;
-    Object.defineProperty(variables, variable.name, {
-      enumerable: true,
-      get() {
-        if (!state) {
-          try {
-            state = { value: variable.expression.evaluate(activation(), budget) };
-          } catch (err) {
-            state = { error: new Error(`variable ${variable.name}: ${errorMessage(err)}`) };
-          }
-        }
-        if ("error" in state) throw state.error;
-        return state.value;
-      },
-    });
+const variableIndexes = new WeakMap<CompiledPolicy, Map<string, CompiledPolicy["variables"][number]>>();
+
+/** The policy's variables by name, built once per compiled policy rather than once per review. */
+function variablesByName(policy: CompiledPolicy): Map<string, CompiledPolicy["variables"][number]> {
+  let index = variableIndexes.get(policy);
+  if (!index) {
+    index = new Map(policy.variables.map((v) => [v.name, v]));
+    variableIndexes.set(policy, index);
   }
-  return variables;
+  return index;
+}
+
+/**
+ * Variables evaluate on first use and once per policy, so an unused failing variable costs nothing. A Proxy over
+ * one small Map keeps per-review garbage short-lived (accessor properties with fresh closures were promoted to the
+ * old generation and caused long GC pauses under load).
+ */
+function lazyVariables(policy: CompiledPolicy, activation: () => Activation, budget: Budget): Record<string, unknown> {
+  const states = new Map<string, { value: unknown } | { error: unknown }>();
+  const byName = variablesByName(policy);
+  const read = (name: string) => {
+    const variable = byName.get(name);
+    if (!variable) return undefined;
+    let state = states.get(name);
+    if (!state) {
+      try {
+        state = { value: variable.expression.evaluate(activation(), budget) };
+      } catch (err) {
+        state = { error: new Error(`variable ${variable.name}: ${errorMessage(err)}`) };
+      }
+      states.set(name, state);
+    }
+    if ("error" in state) throw state.error;
+    return state.value;
+  };
+  return new Proxy({} as Record<string, unknown>, {
+    get: (_t, name) => (typeof name === "string" ? read(name) : undefined),
+    has: (_t, name) => typeof name === "string" && byName.has(name),
+    ownKeys: () => [...byName.keys()],
+    getOwnPropertyDescriptor: (_t, name) =>
+      typeof name === "string" && byName.has(name)
+        ? { enumerable: true, configurable: true, value: read(name) }
+        : undefined,
+  });
 }
 
 function validationMessage(
