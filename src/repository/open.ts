@@ -114,7 +114,9 @@ async function assemble(
   // Enough large chunks in flight to keep every worker busy (hash, seal, upload overlap), and no more.
   const chunksInFlight = Math.max(2, workers * 3);
   const chunkBuffers = new BufferPool(config.chunker.maxSize, chunksInFlight + 2);
-  const pool = new SealPool(keys, master, workers, chunkBuffers);
+  // Compiled worker code lives beside the repository cache (a directory the user owns), never in a shared /tmp.
+  const compileCache = options.cacheDir === undefined ? undefined : join(options.cacheDir, "compiled-code");
+  const pool = new SealPool(keys, master, workers, chunkBuffers, compileCache);
   const blobs = new BlobStore({
     store,
     keys,

@@ -45,11 +45,20 @@ export class SealPool {
   private readonly setup: WorkerSetup;
   private readonly wanted: number;
 
-  constructor(keys: RepositoryKeys, master: Buffer, workerCount: number, chunks: BufferPool) {
+  private readonly compileCacheDir: string | undefined;
+
+  /**
+   * `compileCacheDir` (optional) keeps the workers' compiled code between runs: without it every worker strips
+   * the TypeScript types of its modules again, which loads a compiler per thread (measured: two workers take
+   * 59 MB of memory and ~0.2 CPU s each to start, 33 MB with a warm cache). It must be a directory only this
+   * user can write, since code is loaded from it.
+   */
+  constructor(keys: RepositoryKeys, master: Buffer, workerCount: number, chunks: BufferPool, compileCacheDir?: string) {
     this.keys = keys;
     this.chunks = chunks;
     this.setup = { master, maxChunk: chunks.size };
     this.wanted = workerCount;
+    this.compileCacheDir = compileCacheDir;
   }
 
   /** Workers start with the first large chunk: a backup of small files never pays for them. */
@@ -59,6 +68,9 @@ export class SealPool {
         workerData: this.setup,
         // The workers' own objects are few and short-lived; a small young generation keeps their memory flat.
         resourceLimits: { maxYoungGenerationSizeMb: 8 },
+        ...(this.compileCacheDir === undefined
+          ? {}
+          : { env: { ...process.env, NODE_COMPILE_CACHE: this.compileCacheDir } }),
       });
       const pooled: PooledWorker = { worker, pending: new Map() };
       worker.on("message", (reply: WorkerReply) => {
