@@ -146,7 +146,10 @@ export function openBlob(keys: RepositoryKeys, id: Uint8Array, record: Uint8Arra
   decipher.setAuthTag(record.subarray(record.length - 16));
   let plain: Buffer;
   try {
-    plain = Buffer.concat([decipher.update(record.subarray(13, record.length - 16)), decipher.final()]);
+    const body = decipher.update(record.subarray(13, record.length - 16));
+    // GCM has no buffered tail, so final() is empty: skip the copy a concat would make of a multi-megabyte chunk.
+    const tail = decipher.final();
+    plain = tail.length === 0 ? body : Buffer.concat([body, tail]);
   } catch {
     throw new IntegrityError("blob record failed authentication (altered or corrupted)");
   }
