@@ -1,6 +1,7 @@
 /**
  * Repository write/read throughput on a generated stream (default 1 GiB: half random, half compressible text),
- * fed from memory so the figure is the repository's own. Prints MB/s, stored size and peak RSS.
+ * fed from memory so the figure is the repository's own. Prints MB/s, CPU figures (bytes per CPU-second over
+ * all threads, and cores kept busy: the steadier numbers on a shared machine), stored size and peak RSS.
  *   node bench/repository/throughput.ts [--size-mb 1024] [--kind mixed|random|text] [--workers N] [--dir D]
  */
 import { randomBytes } from "node:crypto";
@@ -87,9 +88,12 @@ try {
 
   const reader = await openRepository(store, "bench", options);
   t0 = performance.now();
+  const readCpu0 = process.cpuUsage();
   let read = 0;
   for await (const piece of reader.readObject(ref)) read += piece.length;
   const readSeconds = (performance.now() - t0) / 1000;
+  const readCpu = process.cpuUsage(readCpu0);
+  const readCpuSeconds = (readCpu.user + readCpu.system) / 1e6;
   await reader.close();
   if (read !== total) throw new Error(`read ${read} bytes, wrote ${total}`);
   const mb = total / 1e6;
@@ -102,6 +106,9 @@ try {
       // CPU seconds (all threads) per second of writing: how many cores the write kept busy.
       writeCores: Number((writeCpuSeconds / writeSeconds).toFixed(2)),
       writeCpuMBps: Math.round(mb / writeCpuSeconds),
+      writeCpuSeconds: Number(writeCpuSeconds.toFixed(2)),
+      readCores: Number((readCpuSeconds / readSeconds).toFixed(2)),
+      readCpuMBps: Math.round(mb / readCpuSeconds),
       storedMiB: Math.round(stored / 1048576),
       peakRssMiB: Math.round(peakRss / 1048576),
     }),
