@@ -154,7 +154,37 @@ export function openBlob(keys: RepositoryKeys, id: Uint8Array, record: Uint8Arra
     throw new IntegrityError("blob record failed authentication (altered or corrupted)");
   }
   // Blobs are at most a chunk; the limit stops a crafted record from expanding without bound.
-  return flags & FLAG_ZSTD ? zstdDecompressSync(plain, { maxOutputLength: MAX_PLAIN }) : plain;
+  if ((flags & FLAG_ZSTD) === 0) return plain;
+  // Output steps as large as the frame says it decompresses to (capped): one output buffer instead of 16 KiB
+  // pieces and a concatenation. The limit still stops a frame from expanding without bound.
+  const expected = zstdContentSize(plain);
+  const chunkSize = expected === undefined ? undefined : Math.min(MAX_STEP, Math.max(64 * 1024, expected + 1));
+  return zstdDecompressSync(plain, { maxOutputLength: MAX_PLAIN, ...(chunkSize === undefined ? {} : { chunkSize }) });
+}
+
+const MAX_STEP = 16 * 1024 * 1024;
+const ZSTD_MAGIC = 0xfd2fb528;
+
+/**
+ * The decompressed size a zstd frame header declares (Frame_Content_Size, RFC 8878 3.1.1.1), or undefined when
+ * the header does not carry it or is not a zstd frame. Only a sizing hint: zstd itself checks the frame.
+ */
+export function zstdContentSize(frame: Uint8Array): number | undefined {
+  if (frame.length < 6) return undefined;
+  const magic = (frame[0]! | (frame[1]! << 8) | (frame[2]! << 16) | (frame[3]! << 24)) >>> 0;
+  if (magic !== ZSTD_MAGIC) return undefined;
+  const descriptor = frame[4]!;
+  const fcsFlag = descriptor >>> 6;
+  const singleSegment = (descriptor >>> 5) & 1;
+  const dictIdBytes = [0, 1, 2, 4][descriptor & 3]!;
+  const fcsBytes = fcsFlag === 0 ? singleSegment : [1, 2, 4, 8][fcsFlag]!;
+  if (fcsBytes === 0) return undefined;
+  const at = 5 + (singleSegment ? 0 : 1) + dictIdBytes;
+  if (frame.length < at + fcsBytes) return undefined;
+  let size = 0;
+  for (let i = Math.min(fcsBytes, 6) - 1; i >= 0; i--) size = size * 256 + frame[at + i]!;
+  if (fcsBytes === 8 && (frame[at + 6] !== 0 || frame[at + 7] !== 0)) return undefined;
+  return fcsBytes === 2 ? size + 256 : size;
 }
 
 /** Seals a whole file (index, manifest, trailer, lock) under a label that becomes its associated data. */
