@@ -1,53 +1,14 @@
 /**
- * `npm start`: a local control plane (etcd, kube-apiserver, kube-controller-manager) and an S3 server for trying
- * Skiff by hand. Builds missing server binaries first, prints how to reach everything, and stays up until Ctrl-C;
- * then every process and temp dir goes away.
+ * `npm start`: builds missing server binaries, starts a local control plane and S3 server, and runs Skiff
+ * against them (CRDs, node-agent ConfigMap, `skiff webhook` registered by URL, repositories, a self-check).
+ * Prints how to reach everything and stays up until Ctrl-C or SIGTERM; then every process and temp dir goes
+ * away (the repository in the user's data dir stays). The parts live in scripts/local/.
  */
+import { fileURLToPath } from "node:url";
 import { ensureBinaries } from "../test/env/build.ts";
-import { startControlPlane } from "../test/env/control-plane.ts";
-import { startS3Server } from "../test/env/s3.ts";
+import { startLocalSkiff } from "./local/environment.ts";
 
-/** A part of the local environment; later parts (webhook, controller) are added to this list. */
-interface Part {
-  name: string;
-  start(): Promise<{ describe: string[]; stop(): Promise<void> }>;
-}
-
-const parts: Part[] = [
-  {
-    name: "control plane",
-    async start() {
-      const cluster = await startControlPlane({ controllerManager: true });
-      return {
-        describe: [
-          `kube-apiserver:   ${cluster.server}`,
-          `kubeconfig:       ${cluster.kubeconfigPath}`,
-          `                  export KUBECONFIG=${cluster.kubeconfigPath}`,
-          `server logs:      ${cluster.dir}/*.log`,
-        ],
-        stop: cluster.stop,
-      };
-    },
-  },
-  {
-    name: "S3 server",
-    async start() {
-      const s3 = await startS3Server();
-      return {
-        describe: [
-          `S3 endpoint:      ${s3.endpoint} (region ${s3.region}, path-style)`,
-          `S3 credentials:   ${s3.credentialsFile}`,
-          `                  export AWS_SHARED_CREDENTIALS_FILE=${s3.credentialsFile}`,
-        ],
-        stop: s3.stop,
-      };
-    },
-  },
-];
-
-// Registered before the servers start, so this runs ahead of the environment's own exit handlers.
-process.once("SIGINT", () => console.log("\nstopping"));
-process.once("SIGTERM", () => console.log("\nstopping"));
+const root = fileURLToPath(new URL("..", import.meta.url));
 
 const failures = await ensureBinaries(undefined, (line) => console.log(line));
 if (failures.length > 0) {
@@ -56,22 +17,37 @@ if (failures.length > 0) {
 }
 
 const started = Date.now();
-const running: Array<{ stop(): Promise<void> }> = [];
-const lines: string[] = [];
+let skiff: Awaited<ReturnType<typeof startLocalSkiff>>;
 try {
-  for (const part of parts) {
-    const result = await part.start();
-    running.push(result);
-    lines.push(...result.describe);
-  }
+  skiff = await startLocalSkiff(root, (line) => console.log(line));
 } catch (err) {
   console.error(`could not start the local environment: ${(err as Error).message}`);
-  for (const part of running.reverse()) await part.stop().catch(() => {});
   process.exit(1);
 }
-console.log(`\nlocal environment up in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-for (const line of lines) console.log(line);
-console.log("\nCtrl-C stops everything and removes the temp dirs.");
 
-// Stay up; on SIGINT/SIGTERM the environment's exit handlers kill every server group and remove the temp dirs.
+// Until here a signal ends the process through the environment's exit handlers (servers killed, temp dirs
+// removed). From now on it is a graceful stop: webhook configurations removed, webhook drained, servers stopped.
+const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+for (const signal of signals) process.removeAllListeners(signal);
+let stopping = false;
+for (const signal of signals) {
+  process.on(signal, () => {
+    // A second signal while stopping: give up on grace; the exit handler still kills everything.
+    if (stopping) process.exit(1);
+    stopping = true;
+    console.log(`\n${signal}: stopping`);
+    skiff.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(`stopping failed: ${(err as Error).message}`);
+        process.exit(1);
+      },
+    );
+  });
+}
+
+console.log(`\nup in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+for (const line of skiff.summary) console.log(line);
+console.log("\nCtrl-C stops everything and removes the temp dirs.");
+// Stay up until a signal arrives.
 setInterval(() => {}, 1 << 30);
