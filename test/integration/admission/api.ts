@@ -26,12 +26,16 @@ export async function apiCall(
   path: string,
   body?: unknown,
   query: Record<string, string> = {},
+  headers: Record<string, string> = {},
 ): Promise<ApiReply> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error("kubeconfig without a cluster");
   const url = new URL(path, cluster.server);
   for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
-  const options: import("node:https").RequestOptions = { method, headers: { "content-type": "application/json" } };
+  const options: import("node:https").RequestOptions = {
+    method,
+    headers: { "content-type": "application/json", ...headers },
+  };
   await kc.applyToHTTPSOptions(options);
   return new Promise((resolve, reject) => {
     const req = request(url, options, (res) => {
