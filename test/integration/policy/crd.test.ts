@@ -34,6 +34,7 @@ const validPolicy = (): Policy => ({
         patch: [
           { op: "add", path: "/metadata/annotations/a", value: { any: ["json", 1, true] } },
           { op: "add", path: "/metadata/annotations/b", value: "text" },
+          { op: "add", path: "/spec/nothing", value: null },
           { op: "remove", path: "/metadata/annotations/c" },
           { op: "replace", path: "/metadata/annotations/d", valueExpression: "'x'" },
         ],
@@ -90,7 +91,7 @@ describe("policy.skiff.dev CRDs on the apiserver", () => {
     }
   });
 
-  it("keeps free-form patch values of any JSON type", async () => {
+  it("keeps free-form patch values of any JSON type, null included", async () => {
     const policy = validPolicy();
     const reply = await apiCall(kc, "POST", clusterPolicies, policy, strictDryRun);
     assert.equal(reply.status, 201, reply.body?.message);
