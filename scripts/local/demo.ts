@@ -104,10 +104,10 @@ export async function runDemo(kc: KubeConfig, owner: V1OwnerReference): Promise<
 }
 
 /** The one-line demo a user can paste: the same check with kubectl. */
-export function demoCommand(kubectl: boolean): string {
+export function demoCommand(kubectl: boolean, skiff: string, policyDir: string): string {
   const get = `${demoNamespace} get pvc ${demoPVC} -o jsonpath='{.spec.accessModes} {.spec.storageClassName}'`;
   if (kubectl) return `kubectl -n ${get}`;
-  return `npx skiff policy lint policies/   (kubectl not found; with kubectl: kubectl -n ${get})`;
+  return `${skiff} policy lint ${policyDir}   (kubectl not found; with kubectl: kubectl -n ${get})`;
 }
 
 export { installNamespace };

@@ -17,6 +17,7 @@ import {
   ensureFilesystemRepository,
   moverCommands,
   type RepositoryLocation,
+  skiffBin,
   stateDir,
 } from "./repositories.ts";
 import { registerLocalWebhooks, startLocalWebhook } from "./webhook.ts";
@@ -82,7 +83,7 @@ export async function startLocalSkiff(root: string, log: (line: string) => void)
     const demo = await runDemo(cluster.kubeConfig, owner);
     const kubectl = await onPath("kubectl");
     const repoLines = (location: RepositoryLocation, note: string) => {
-      const commands = moverCommands(location);
+      const commands = moverCommands(root, location);
       return [
         `${location.name} repository (${note}):`,
         `  ${location.repo}`,
@@ -107,7 +108,7 @@ export async function startLocalSkiff(root: string, log: (line: string) => void)
       ...repoLines(onS3, "bucket skiff on the local S3 server, gone when it stops"),
       "",
       `  self-check: ${demo.ok ? "OK" : "FAILED"}: ${demo.message}`,
-      `  try:        ${demoCommand(kubectl)}`,
+      `  try:        ${demoCommand(kubectl, skiffBin(root), join(root, "policies"))}`,
     ];
     return { summary, demo, stop };
   } catch (err) {

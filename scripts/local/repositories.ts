@@ -100,16 +100,28 @@ export function shellQuote(text: string): string {
   return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
+/**
+ * The CLI by absolute path: bin/skiff runs the pinned Node from any directory. (Not `npx skiff`: the project's
+ * own bin is not linked into node_modules/.bin, so npx would fetch an unrelated package of that name.)
+ */
+export function skiffBin(root: string): string {
+  return shellQuote(join(root, "bin", "skiff"));
+}
+
 /** The commands that back up DIR into the repository and restore a snapshot from it. */
-export function moverCommands(location: RepositoryLocation): { backup: string; restore: string; snapshots: string } {
+export function moverCommands(
+  root: string,
+  location: RepositoryLocation,
+): { backup: string; restore: string; snapshots: string } {
+  const skiff = skiffBin(root);
   const flags = [
     `--repo ${shellQuote(location.repo)}`,
     `--password-file ${shellQuote(location.passwordFile)}`,
     ...(location.credentialsFile ? [`--credentials-file ${shellQuote(location.credentialsFile)}`] : []),
   ].join(" ");
   return {
-    backup: `npx skiff data-mover backup ${flags} --source DIR`,
-    restore: `npx skiff data-mover restore ${flags} --snapshot ID --target NEW_DIR`,
-    snapshots: `npx skiff repo snapshots ${flags}`,
+    backup: `${skiff} data-mover backup ${flags} --source DIR`,
+    restore: `${skiff} data-mover restore ${flags} --snapshot ID --target NEW_DIR`,
+    snapshots: `${skiff} repo snapshots ${flags}`,
   };
 }
