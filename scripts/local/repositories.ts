@@ -65,10 +65,17 @@ export async function ensurePasswordFile(dir: string): Promise<string> {
 
 /** The filesystem repository under the data dir; `skiff repo init` only when the directory is missing or empty. */
 export async function ensureFilesystemRepository(root: string, dir: string): Promise<RepositoryLocation> {
-  const passwordFile = await ensurePasswordFile(dir);
   const repo = join(dir, "repository");
   const entries = await readdir(repo).catch(() => []);
   const created = entries.length === 0;
+  if (!created && !(await exists(join(dir, "repository.password")))) {
+    // A new password would not open it; generating one would only hide the problem.
+    throw new Error(
+      `the repository ${repo} exists but its password file ${join(dir, "repository.password")} is gone: ` +
+        "restore the file, or move the repository away to start a new one",
+    );
+  }
+  const passwordFile = await ensurePasswordFile(dir);
   if (created) await skiff(root, ["repo", "init", "--repo", repo, "--password-file", passwordFile]);
   return { name: "filesystem", repo, passwordFile, created };
 }

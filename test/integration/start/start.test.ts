@@ -155,13 +155,21 @@ describe("npm start", () => {
       .readNamespacedConfigMap({ namespace: "skiff-system", name: "node-agent-config" });
     assert.equal(configMap.metadata?.labels?.["skiff.dev/config-type"], "node-agent");
 
-    // The printed backup commands work as printed, into both repositories.
+    // The printed backup and restore commands work as printed, with both repositories.
+    const restores = [...output.matchAll(/restore:\s+(\S+\/bin\/skiff data-mover restore .+ --target NEW_DIR)$/gm)].map(
+      (m) => m[1] ?? "",
+    );
+    assert.equal(restores.length, 2, `one restore command per repository:\n${output}`);
     const source = join(dir, "source");
     await mkdir(source);
     await writeFile(join(source, "hello.txt"), "hello from npm start\n");
-    for (const command of backups) {
+    for (const [i, command] of backups.entries()) {
       const { stdout } = await run("sh", ["-c", (command ?? "").replace(/ DIR$/, ` ${source}`)], { cwd: root, env });
-      assert.match(stdout, /[0-9a-f]{8,}/, `the backup printed a snapshot id: ${stdout}`);
+      const snapshot = field(stdout, /"snapshotID":"([0-9a-f]+)"/);
+      const target = join(dir, `restored-${i}`);
+      const restore = (restores[i] ?? "").replace(" --snapshot ID ", ` --snapshot ${snapshot} `);
+      await run("sh", ["-c", restore.replace(/ NEW_DIR$/, ` ${target}`)], { cwd: dir, env });
+      assert.equal(await readFile(join(target, "hello.txt"), "utf8"), "hello from npm start\n");
     }
 
     // Where the servers keep their state: the process scan below looks for command lines naming these.
