@@ -38,7 +38,7 @@ async function ignoreExisting(create: () => Promise<unknown>): Promise<void> {
   }
 }
 
-/** Installs every CRD file in crdDir (Velero's and, once present, the policy CRDs) and waits until they are served. */
+/** Installs every CRD file in manifests/crds/ (Velero's and the policy CRDs) and waits until they are served. */
 export async function installAllCRDs(kc: KubeConfig, root: string): Promise<void> {
   await installCRDs(kc, join(root, "manifests", "crds"));
 }

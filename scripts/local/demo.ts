@@ -10,7 +10,7 @@ import {
   type V1OwnerReference,
   type V1PersistentVolumeClaim,
 } from "@kubernetes/client-node";
-import { demoNamespace, exampleBackupPVC, installNamespace } from "./cluster-setup.ts";
+import { demoNamespace, exampleBackupPVC } from "./cluster-setup.ts";
 
 export const demoDataUpload = "demo-upload";
 export const demoPVC = "demo-upload-backup-pvc";
@@ -109,5 +109,3 @@ export function demoCommand(kubectl: boolean, skiff: string, policyDir: string):
   if (kubectl) return `kubectl -n ${get}`;
   return `${skiff} policy lint ${policyDir}   (kubectl not found; with kubectl: kubectl -n ${get})`;
 }
-
-export { installNamespace };

@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { AdmissionregistrationV1Api, CoreV1Api } from "@kubernetes/client-node";
 import { cacheRoot } from "../../env/binaries.ts";
+import { httpsGet } from "../../env/https.ts";
 import { loadKubeConfig } from "../../env/kubeconfig.ts";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
@@ -145,6 +146,11 @@ describe("npm start", () => {
       assert.match(webhook.clientConfig.url ?? "", new RegExp(`^${webhookUrl}/(mutate|validate)$`), webhook.name);
       assert.ok(webhook.clientConfig.caBundle, `${webhook.name} has a CA bundle`);
     }
+    // The printed metrics URL answers with the printed CA.
+    const metricsUrl = field(output, /metrics:\s+(https:\/\/\S+)/);
+    const metrics = await httpsGet(metricsUrl, { caPem: await readFile(caFile, "utf8") });
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.body, /skiff_policies_loaded [1-9]/);
     const pvc = await kc
       .makeApiClient(CoreV1Api)
       .readNamespacedPersistentVolumeClaim({ namespace: "skiff-demo", name: "demo-upload-backup-pvc" });
