@@ -1,15 +1,16 @@
 /**
- * What `npm start` puts into the fresh control plane before the webhook starts: the CRDs, Skiff's install
- * namespace with the node-agent ConfigMap the shipped backup-PVC policy reads, and a namespace for the demo.
+ * What `npm start` puts into the fresh control plane before the webhook starts: the CRDs and Skiff's install
+ * namespace with the node-agent ConfigMap the shipped backup-PVC policy reads.
  */
 import { join } from "node:path";
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { installCRDs } from "../../test/env/crds.ts";
 
-/** The namespace the shipped webhook configurations exclude and the policies take their params from. */
+/**
+ * Skiff's install namespace: the policies take their params from it, and the data mover creates its DataUploads
+ * and backup PVCs in it (so the demo does too), which the shipped webhook configurations intercept.
+ */
 export const installNamespace = "skiff-system";
-/** Where the demo backup PVC goes: a namespace the shipped webhook configurations intercept. */
-export const demoNamespace = "skiff-demo";
 /** The name policies/backup-pvc.yaml reads (params.configMapRef.name). */
 export const nodeAgentConfigMap = "node-agent-config";
 
@@ -45,13 +46,11 @@ export async function installAllCRDs(kc: KubeConfig, root: string): Promise<void
 
 export async function createNamespaces(kc: KubeConfig): Promise<void> {
   const core = kc.makeApiClient(CoreV1Api);
-  for (const name of [installNamespace, demoNamespace]) {
-    await ignoreExisting(() => core.createNamespace({ body: { metadata: { name } } }));
-    // kube-controller-manager adds it a moment later; objects created at once need it now.
-    await ignoreExisting(() =>
-      core.createNamespacedServiceAccount({ namespace: name, body: { metadata: { name: "default" } } }),
-    );
-  }
+  await ignoreExisting(() => core.createNamespace({ body: { metadata: { name: installNamespace } } }));
+  // kube-controller-manager adds it a moment later; objects created at once need it now.
+  await ignoreExisting(() =>
+    core.createNamespacedServiceAccount({ namespace: installNamespace, body: { metadata: { name: "default" } } }),
+  );
 }
 
 export async function createNodeAgentConfigMap(kc: KubeConfig): Promise<void> {

@@ -1,7 +1,7 @@
 /**
- * The self-check `npm start` runs once: a backup PVC as the data mover creates it (owned by a DataUpload, the
- * source volume's storage class, ReadWriteOnce) goes through the API, and the webhook must have turned it into a
- * ReadOnlyMany claim of the class the node-agent ConfigMap maps to.
+ * The self-check `npm start` runs once: a backup PVC as the data mover creates it (in the install namespace,
+ * owned by a DataUpload, the source volume's storage class, ReadWriteOnce) goes through the API, and the webhook
+ * must have turned it into a ReadOnlyMany claim of the class the node-agent ConfigMap maps to.
  */
 import {
   CoreV1Api,
@@ -10,7 +10,7 @@ import {
   type V1OwnerReference,
   type V1PersistentVolumeClaim,
 } from "@kubernetes/client-node";
-import { demoNamespace, exampleBackupPVC } from "./cluster-setup.ts";
+import { exampleBackupPVC, installNamespace } from "./cluster-setup.ts";
 
 export const demoDataUpload = "demo-upload";
 export const demoPVC = "demo-upload-backup-pvc";
@@ -25,7 +25,7 @@ export interface DemoOutcome {
 /** The backup PVC the data mover would create for a DataUpload of a "standard" volume, before any policy. */
 export function backupPVC(name: string, owner: V1OwnerReference): V1PersistentVolumeClaim {
   return {
-    metadata: { name, namespace: demoNamespace, ownerReferences: [owner] },
+    metadata: { name, namespace: installNamespace, ownerReferences: [owner] },
     spec: {
       accessModes: ["ReadWriteOnce"],
       storageClassName: exampleBackupPVC.sourceClass,
@@ -58,17 +58,17 @@ export async function createDemoDataUpload(kc: KubeConfig): Promise<V1OwnerRefer
   const body = {
     apiVersion: "velero.io/v2alpha1",
     kind: "DataUpload",
-    metadata: { name: demoDataUpload, namespace: demoNamespace },
+    metadata: { name: demoDataUpload, namespace: installNamespace },
     spec: {
       snapshotType: "CSI",
-      sourceNamespace: demoNamespace,
+      sourceNamespace: "default",
       sourcePVC: "data",
       backupStorageLocation: "default",
       operationTimeout: "10m",
       csiSnapshot: { volumeSnapshot: "data-snapshot", storageClass: exampleBackupPVC.sourceClass },
     },
   };
-  const coordinates = { group: "velero.io", version: "v2alpha1", namespace: demoNamespace, plural: "datauploads" };
+  const coordinates = { group: "velero.io", version: "v2alpha1", namespace: installNamespace, plural: "datauploads" };
   let created: { metadata?: { uid?: string } };
   try {
     created = (await custom.createNamespacedCustomObject({ ...coordinates, body })) as typeof created;
@@ -77,7 +77,7 @@ export async function createDemoDataUpload(kc: KubeConfig): Promise<V1OwnerRefer
     created = (await custom.getNamespacedCustomObject({ ...coordinates, name: demoDataUpload })) as typeof created;
   }
   const uid = created.metadata?.uid;
-  if (!uid) throw new Error(`DataUpload ${demoNamespace}/${demoDataUpload} has no uid`);
+  if (!uid) throw new Error(`DataUpload ${installNamespace}/${demoDataUpload} has no uid`);
   return { apiVersion: "velero.io/v2alpha1", kind: "DataUpload", name: demoDataUpload, uid, controller: true };
 }
 
@@ -85,7 +85,7 @@ export async function createDemoDataUpload(kc: KubeConfig): Promise<V1OwnerRefer
 export async function webhookMutatesBackupPVC(kc: KubeConfig, owner: V1OwnerReference): Promise<boolean> {
   const core = kc.makeApiClient(CoreV1Api);
   const pvc = await core.createNamespacedPersistentVolumeClaim({
-    namespace: demoNamespace,
+    namespace: installNamespace,
     body: backupPVC(`${demoPVC}-probe`, owner),
     dryRun: "All",
   });
@@ -95,9 +95,9 @@ export async function webhookMutatesBackupPVC(kc: KubeConfig, owner: V1OwnerRefe
 /** Creates the demo backup PVC for real (replacing one left from an earlier check) and judges the result. */
 export async function runDemo(kc: KubeConfig, owner: V1OwnerReference): Promise<DemoOutcome> {
   const core = kc.makeApiClient(CoreV1Api);
-  await core.deleteNamespacedPersistentVolumeClaim({ name: demoPVC, namespace: demoNamespace }).catch(() => {});
+  await core.deleteNamespacedPersistentVolumeClaim({ name: demoPVC, namespace: installNamespace }).catch(() => {});
   const pvc = await core.createNamespacedPersistentVolumeClaim({
-    namespace: demoNamespace,
+    namespace: installNamespace,
     body: backupPVC(demoPVC, owner),
   });
   return judgeBackupPVC(pvc);
@@ -105,7 +105,7 @@ export async function runDemo(kc: KubeConfig, owner: V1OwnerReference): Promise<
 
 /** The one-line demo a user can paste: the same check with kubectl. */
 export function demoCommand(kubectl: boolean, skiff: string, policyDir: string): string {
-  const get = `${demoNamespace} get pvc ${demoPVC} -o jsonpath='{.spec.accessModes} {.spec.storageClassName}'`;
+  const get = `${installNamespace} get pvc ${demoPVC} -o jsonpath='{.spec.accessModes} {.spec.storageClassName}'`;
   if (kubectl) return `kubectl -n ${get}`;
   return `${skiff} policy lint ${policyDir}   (kubectl not found; with kubectl: kubectl -n ${get})`;
 }

@@ -19,12 +19,19 @@ import { type CompiledExpression, compileExpression, type ResultKind } from "./c
 import { locate, type PolicyLoadError, validatePolicyDocument } from "./load.ts";
 
 export interface CompileOptions {
-  /** Skiff's own namespace: excluded by default, and where a ClusterBackupPolicy's params live. Default "skiff". */
+  /** Skiff's own namespace: where a ClusterBackupPolicy's params live. Default "skiff". */
   installNamespace?: string;
-  /** Namespaces no policy sees unless it sets match.excludedNamespaces. Default kube-system + installNamespace. */
+  /**
+   * Namespaces no policy sees unless it sets match.excludedNamespaces. Default kube-system only: the install
+   * namespace holds the data mover's PVCs and pods and Skiff's ConfigMaps, which policies exist for; Skiff's
+   * own webhook objects are kept away from the webhook by the configurations' objectSelector instead.
+   */
   defaultExcludedNamespaces?: string[];
   costLimits?: CostLimits;
 }
+
+/** What a policy without match.excludedNamespaces skips: see CompileOptions.defaultExcludedNamespaces. */
+export const defaultExcludedNamespaces: readonly string[] = ["kube-system"];
 
 export interface CompiledNamed {
   name: string;
@@ -85,7 +92,7 @@ export function compilePolicySet(
   options: CompileOptions = {},
 ): { set: CompiledPolicySet; errors: PolicyLoadError[] } {
   const installNamespace = options.installNamespace ?? "skiff";
-  const excluded = options.defaultExcludedNamespaces ?? ["kube-system", installNamespace];
+  const excluded = options.defaultExcludedNamespaces ?? [...defaultExcludedNamespaces];
   const errors: PolicyLoadError[] = [];
   const compiled: CompiledPolicy[] = [];
   // Files win over cluster resources with the same identity: an operator's mounted files are the baseline.

@@ -153,7 +153,7 @@ describe("npm start", () => {
     assert.match(metrics.body, /skiff_policies_loaded [1-9]/);
     const pvc = await kc
       .makeApiClient(CoreV1Api)
-      .readNamespacedPersistentVolumeClaim({ namespace: "skiff-demo", name: "demo-upload-backup-pvc" });
+      .readNamespacedPersistentVolumeClaim({ namespace: "skiff-system", name: "demo-upload-backup-pvc" });
     assert.deepEqual(pvc.spec?.accessModes, ["ReadOnlyMany"]);
     assert.equal(pvc.spec?.storageClassName, "standard-backup");
     const configMap = await kc

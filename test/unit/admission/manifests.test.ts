@@ -12,6 +12,7 @@ import { parse, parseAllDocuments } from "yaml";
 import { readPolicyFolder } from "../../../src/admission/policy-files.ts";
 import { viewKinds } from "../../../src/admission/webhook.ts";
 import { compilePolicySet, type PolicyDocument } from "../../../src/policy/index.ts";
+import { selectorMatches } from "../../../src/policy/selectors.ts";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 
@@ -152,6 +153,9 @@ const plurals: Record<string, string> = {
   VolumeSnapshotLocation: "volumesnapshotlocations",
 };
 
+/** The labels the API server gives every Namespace, which the configurations' namespaceSelectors use. */
+const namespaceLabels = (name: string) => ({ "kubernetes.io/metadata.name": name });
+
 interface Rule {
   apiGroups: string[];
   resources: string[];
@@ -185,10 +189,7 @@ describe("webhook configurations", async () => {
         assert.ok(w.timeoutSeconds >= 1 && w.timeoutSeconds <= 10, w.name);
         assert.ok(["Fail", "Ignore"].includes(w.failurePolicy), `${w.name}: failurePolicy set explicitly`);
         assert.equal(w.matchPolicy, "Equivalent", w.name);
-        const excluded = w.namespaceSelector.matchExpressions.find(
-          (e: { key: string }) => e.key === "kubernetes.io/metadata.name",
-        );
-        assert.ok(excluded.values.includes("kube-system"), `${w.name} excludes kube-system`);
+        assert.equal(selectorMatches(w.namespaceSelector, namespaceLabels("kube-system")), false, w.name);
       }
     }
     assert.ok(mutating.webhooks.every((w: { reinvocationPolicy: string }) => w.reinvocationPolicy === "IfNeeded"));
@@ -217,6 +218,70 @@ describe("webhook configurations", async () => {
       if (policy.spec.validate?.length) check(policy, validating, "validates");
       if (policy.spec.mutate?.length) check(policy, mutating, "mutates");
     }
+  });
+
+  it("intercept the install namespace, where the data mover's objects and Skiff's ConfigMaps live", async () => {
+    const [namespace] = await manifests([join(root, "manifests/namespace.yaml")]);
+    const installNamespace: string = namespace.metadata.name;
+    const labels = { ...namespace.metadata.labels, ...namespaceLabels(installNamespace) };
+    for (const w of [...mutating.webhooks, ...validating.webhooks]) {
+      assert.ok(
+        selectorMatches(w.namespaceSelector, labels),
+        `${w.name} skips the install namespace ${installNamespace}`,
+      );
+      assert.ok(selectorMatches(w.namespaceSelector, namespaceLabels("velero")), `${w.name} skips velero`);
+    }
+    // Objects as a data mover creates them: not labelled as Skiff's webhook, so the objectSelector lets them in.
+    const moverObjects: { metadata: { labels?: Record<string, string> } }[] = [
+      { metadata: { labels: { "velero.io/data-upload": "du-1" } } },
+      { metadata: {} },
+      { metadata: { labels: { "skiff.dev/config-type": "node-agent", "app.kubernetes.io/part-of": "skiff" } } },
+    ];
+    for (const w of [...mutating.webhooks, ...validating.webhooks]) {
+      for (const object of moverObjects) {
+        assert.ok(
+          selectorMatches(w.objectSelector, object.metadata.labels ?? {}),
+          `${w.name} skips ${JSON.stringify(object)}`,
+        );
+      }
+    }
+    // And the engine does not skip it either: a policy that should must say so.
+    const { set } = compilePolicySet(shipped.policies, { installNamespace });
+    for (const policy of set.policies) {
+      assert.ok(
+        !policy.match.excludedNamespaces.includes(installNamespace),
+        `${policy.id} excludes ${installNamespace}`,
+      );
+      assert.ok(policy.match.excludedNamespaces.includes("kube-system"), `${policy.id} sees kube-system`);
+    }
+  });
+
+  it("never send Skiff's own webhook objects to the webhook, so it can always be (re)created", async () => {
+    const files = (await readdir(join(root, "manifests"))).filter((f) => /^webhook-.*\.yaml$/.test(f));
+    const own = await manifests(files.map((f) => join(root, "manifests", f)));
+    // The pods the Deployment's ReplicaSet creates carry the pod template's labels.
+    const pods = own
+      .filter((m) => m.kind === "Deployment")
+      .map((d) => ({ apiVersion: "v1", kind: "Pod", metadata: d.spec.template.metadata }));
+    assert.equal(pods.length, 1);
+    let checked = 0;
+    for (const object of [...own, ...pods]) {
+      if (object.kind === "Namespace") continue;
+      const group = object.apiVersion.includes("/") ? object.apiVersion.split("/")[0] : "";
+      const plural = plurals[object.kind] ?? `${object.kind.toLowerCase()}s`;
+      for (const w of [...mutating.webhooks, ...validating.webhooks]) {
+        const intercepted = ["CREATE", "UPDATE"].some((op) => covered(w.rules, group, plural, op));
+        if (!intercepted) continue;
+        checked++;
+        assert.equal(
+          selectorMatches(w.objectSelector, object.metadata.labels ?? {}),
+          false,
+          `${w.name} (failurePolicy ${w.failurePolicy}) would review Skiff's own ${object.kind} ${object.metadata.name}`,
+        );
+      }
+    }
+    // The Deployment and its Pods are intercepted by the workload and mutating webhooks: the check is not vacuous.
+    assert.ok(checked >= 3, `only ${checked} own objects are covered by any rule`);
   });
 
   it("grant the webhook read access to every kind the shipped policies look up", async () => {

@@ -83,10 +83,11 @@ describe("matching", () => {
       denied: false,
     },
     {
-      name: "install namespace excluded by default",
+      // The data mover's backup PVCs and pods and Skiff's ConfigMaps live there: policies must see it.
+      name: "install namespace not excluded by default",
       match: { resources: [{ group: "", kinds: ["Pod"] }] },
       request: buildRequest({ object: pod("skiff") }),
-      denied: false,
+      denied: true,
     },
     {
       name: "exclusions can be cleared",
