@@ -1,5 +1,6 @@
 /** velero.io/v1 Backup and Schedule (a Schedule carries a Backup spec as its template). */
 import { ageColumn, type KindDefinition, type VeleroObject } from "./kind.ts";
+import { hookResourceSelector } from "./resource-filter.ts";
 import {
   array,
   boolean,
@@ -47,11 +48,7 @@ const backupHooks = object({
     object(
       {
         name: string(),
-        includedNamespaces: strings(),
-        excludedNamespaces: strings(),
-        includedResources: strings(),
-        excludedResources: strings(),
-        labelSelector: labelSelector(),
+        ...hookResourceSelector,
         pre: array(object({ exec: execHook }, { required: ["exec"] })),
         post: array(object({ exec: execHook }, { required: ["exec"] })),
       },

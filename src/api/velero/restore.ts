@@ -1,5 +1,6 @@
 /** velero.io/v1 Restore. */
 import { ageColumn, type KindDefinition, type VeleroObject } from "./kind.ts";
+import { hookResourceSelector, namespaceAndResourceFilter } from "./resource-filter.ts";
 import {
   anyObject,
   array,
@@ -49,11 +50,7 @@ const restoreHooks = object({
     object(
       {
         name: string(),
-        includedNamespaces: strings(),
-        excludedNamespaces: strings(),
-        includedResources: strings(),
-        excludedResources: strings(),
-        labelSelector: labelSelector(),
+        ...hookResourceSelector,
         postHooks: array(
           object({
             exec: restoreExecHook,
@@ -69,10 +66,7 @@ const restoreHooks = object({
 export const restoreSpecSchema = object({
   backupName: string({ description: "The backup to restore from." }),
   scheduleName: string({ description: "Restore the most recent successful backup of this schedule." }),
-  includedNamespaces: strings(),
-  excludedNamespaces: strings(),
-  includedResources: strings(),
-  excludedResources: strings(),
+  ...namespaceAndResourceFilter,
   namespaceMapping: mapOf(string(), { description: "Source namespace -> target namespace." }),
   labelSelector: labelSelector(),
   orLabelSelectors: array(labelSelector(), { nullable: true }),
