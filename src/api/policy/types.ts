@@ -42,7 +42,7 @@ export interface PolicyMatch {
   operations?: Operation[];
   namespaceSelector?: LabelSelector;
   objectSelector?: LabelSelector;
-  /** Default: kube-system and Skiff's own namespace. Set [] to exclude nothing. */
+  /** Default: kube-system only (Skiff's install namespace holds what policies check). Set [] to exclude nothing. */
   excludedNamespaces?: string[];
 }
 
