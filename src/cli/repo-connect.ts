@@ -1,24 +1,15 @@
 /** `skiff repo connect`: opens a repository to check location, password and format, and prints a summary. */
 import type { CommandRun } from "./commands.ts";
-import { EXIT, reportErrors, wantsHelp } from "./repo-errors.ts";
-import { connectRepository, parseRepoFlags, repoFlagsHelp } from "./repo-options.ts";
+import { parseRepoCommandArgs } from "./repo-command-args.ts";
+import { EXIT, reportErrors } from "./repo-errors.ts";
+import { connectRepository, repoFlagsHelp } from "./repo-options.ts";
 
 const usage = `Usage: skiff repo connect --repo <location> [--password-file <file>] [--json] [options]\n\n${repoFlagsHelp}\n`;
 
 export const run: CommandRun = (ctx) =>
   reportErrors(ctx, "repo connect", async () => {
-    if (wantsHelp(ctx.argv)) {
-      ctx.stdout.write(usage);
-      return EXIT.ok;
-    }
-    const parsed = parseRepoFlags(ctx.argv);
-    const extra = parsed.ok ? parsed.rest.filter((a) => a !== "--json") : [];
-    if (!parsed.ok || extra.length > 0) {
-      ctx.stderr.write(
-        `skiff repo connect: ${parsed.ok ? `unexpected argument '${extra[0]}'` : parsed.message}\n${usage}`,
-      );
-      return EXIT.usage;
-    }
+    const parsed = parseRepoCommandArgs(ctx, "repo connect", usage, ["--json"]);
+    if (typeof parsed === "number") return parsed;
     const repo = await connectRepository(parsed.flags, ctx.env, { workers: 0 });
     try {
       const { config } = repo.parts;

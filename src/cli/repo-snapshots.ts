@@ -1,8 +1,10 @@
 /** `skiff repo snapshots`: lists snapshot manifests as a table or JSON. */
 import type { SnapshotManifest } from "../repository/types.ts";
 import type { CommandRun } from "./commands.ts";
-import { EXIT, reportErrors, wantsHelp } from "./repo-errors.ts";
-import { connectRepository, parseRepoFlags, repoFlagsHelp } from "./repo-options.ts";
+import { formatBytes } from "./data-mover-output.ts";
+import { parseRepoCommandArgs } from "./repo-command-args.ts";
+import { EXIT, reportErrors } from "./repo-errors.ts";
+import { connectRepository, repoFlagsHelp } from "./repo-options.ts";
 
 const usage = `Usage: skiff repo snapshots --repo <location> [--password-file <file>] [--json] [options]\n\n${repoFlagsHelp}\n`;
 
@@ -15,7 +17,7 @@ export function snapshotTable(snapshots: SnapshotManifest[]): string {
       s.hostname,
       s.source.volumeMode === "Block" ? `${s.source.path} (block)` : s.source.path,
       String(s.stats.files),
-      humanBytes(s.stats.bytes),
+      formatBytes(s.stats.bytes),
       Object.entries(s.tags)
         .map(([k, v]) => `${k}=${v}`)
         .join(","),
@@ -32,31 +34,10 @@ export function snapshotTable(snapshots: SnapshotManifest[]): string {
     .join("\n")}\n`;
 }
 
-export function humanBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
-
 export const run: CommandRun = (ctx) =>
   reportErrors(ctx, "repo snapshots", async () => {
-    if (wantsHelp(ctx.argv)) {
-      ctx.stdout.write(usage);
-      return EXIT.ok;
-    }
-    const parsed = parseRepoFlags(ctx.argv);
-    const extra = parsed.ok ? parsed.rest.filter((a) => a !== "--json") : [];
-    if (!parsed.ok || extra.length > 0) {
-      ctx.stderr.write(
-        `skiff repo snapshots: ${parsed.ok ? `unexpected argument '${extra[0]}'` : parsed.message}\n${usage}`,
-      );
-      return EXIT.usage;
-    }
+    const parsed = parseRepoCommandArgs(ctx, "repo snapshots", usage, ["--json"]);
+    if (typeof parsed === "number") return parsed;
     const repo = await connectRepository(parsed.flags, ctx.env, { workers: 0 });
     try {
       const snapshots = await repo.listSnapshots();

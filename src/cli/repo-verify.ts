@@ -1,8 +1,9 @@
 /** `skiff repo verify [--read-data] [--json]`: checks the repository; exit code 1 when problems are found. */
 import { verifyRepository } from "../repository/verify.ts";
 import type { CommandRun } from "./commands.ts";
-import { EXIT, reportErrors, wantsHelp } from "./repo-errors.ts";
-import { connectRepository, parseRepoFlags, repoFlagsHelp } from "./repo-options.ts";
+import { parseRepoCommandArgs } from "./repo-command-args.ts";
+import { EXIT, reportErrors } from "./repo-errors.ts";
+import { connectRepository, repoFlagsHelp } from "./repo-options.ts";
 
 const usage = [
   "Usage: skiff repo verify --repo <location> [--read-data] [--json] [options]",
@@ -15,18 +16,8 @@ const usage = [
 
 export const run: CommandRun = (ctx) =>
   reportErrors(ctx, "repo verify", async () => {
-    if (wantsHelp(ctx.argv)) {
-      ctx.stdout.write(usage);
-      return EXIT.ok;
-    }
-    const parsed = parseRepoFlags(ctx.argv);
-    const extra = parsed.ok ? parsed.rest.filter((a) => a !== "--json" && a !== "--read-data") : [];
-    if (!parsed.ok || extra.length > 0) {
-      ctx.stderr.write(
-        `skiff repo verify: ${parsed.ok ? `unexpected argument '${extra[0]}'` : parsed.message}\n${usage}`,
-      );
-      return EXIT.usage;
-    }
+    const parsed = parseRepoCommandArgs(ctx, "repo verify", usage, ["--json", "--read-data"]);
+    if (typeof parsed === "number") return parsed;
     const repo = await connectRepository(parsed.flags, ctx.env);
     try {
       const report = await verifyRepository(repo, { readData: parsed.rest.includes("--read-data") });
