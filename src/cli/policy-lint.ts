@@ -1,20 +1,15 @@
 /** `skiff policy lint FILE|DIR...`: schema and CEL checks of policy files, as the webhook would load them. */
 import { compilePolicySet, formatLoadError } from "../policy/index.ts";
 import type { CommandRun } from "./commands.ts";
+import { checkPathArguments } from "./path-arguments.ts";
 import { loadPolicies } from "./policy-fixtures.ts";
 
 const usage =
   "Usage: skiff policy lint FILE|DIR...\n  Validates policy documents (schema and CEL); exit 1 if any has errors.\n";
 
 export const run: CommandRun = async ({ argv, stdout, stderr }) => {
-  if (argv.includes("-h") || argv.includes("--help")) {
-    stdout.write(usage);
-    return 0;
-  }
-  if (argv.length === 0 || argv.some((a) => a.startsWith("-"))) {
-    stderr.write(usage);
-    return 2;
-  }
+  const early = checkPathArguments({ argv, stdout, stderr }, usage);
+  if (early !== undefined) return early;
   let loaded: Awaited<ReturnType<typeof loadPolicies>>;
   try {
     loaded = await loadPolicies(argv);

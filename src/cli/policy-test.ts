@@ -1,19 +1,14 @@
 /** `skiff policy test DIR|FILE...`: runs fixture triples and prints pass/fail per case, with diffs. */
 import type { CommandRun } from "./commands.ts";
+import { checkPathArguments } from "./path-arguments.ts";
 import { findFixtureFiles, runFixtureFile } from "./policy-fixtures.ts";
 
 const usage =
   "Usage: skiff policy test DIR|FILE...\n  Runs the fixture files (test.yaml, *.test.yaml) found under each path.\n";
 
 export const run: CommandRun = async ({ argv, stdout, stderr }) => {
-  if (argv.includes("-h") || argv.includes("--help")) {
-    stdout.write(usage);
-    return 0;
-  }
-  if (argv.length === 0 || argv.some((a) => a.startsWith("-"))) {
-    stderr.write(usage);
-    return 2;
-  }
+  const early = checkPathArguments({ argv, stdout, stderr }, usage);
+  if (early !== undefined) return early;
   let passed = 0;
   let failed = 0;
   let loadFailures = 0;
