@@ -3,28 +3,9 @@
  * maintenance job config and the backup repository config. Field meanings: docs/policies.md. Upstream falls back
  * to defaults on a bad value; Skiff's admission policy rejects it instead, with these schemas.
  */
-const quantity = { type: "string", minLength: 1, maxLength: 64 } as const;
+import { labelSelectorSchema } from "../label-selector-schema.ts";
 
-export const labelSelectorSchema = {
-  type: "object",
-  additionalProperties: false,
-  properties: {
-    matchLabels: { type: "object", additionalProperties: { type: "string" } },
-    matchExpressions: {
-      type: "array",
-      items: {
-        type: "object",
-        additionalProperties: false,
-        required: ["key", "operator"],
-        properties: {
-          key: { type: "string", minLength: 1 },
-          operator: { enum: ["In", "NotIn", "Exists", "DoesNotExist"] },
-          values: { type: "array", items: { type: "string" } },
-        },
-      },
-    },
-  },
-} as const;
+const quantity = { type: "string", minLength: 1, maxLength: 64 } as const;
 
 export const podResourcesSchema = {
   type: "object",

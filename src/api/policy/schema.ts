@@ -2,6 +2,7 @@
  * JSON Schema (draft-07) of the policy kinds. This object is the single source: the loader validates with it and
  * policies/schema/backup-policy.schema.json is written from it (`node src/api/policy/write-schema.ts`).
  */
+import { labelSelectorSchema } from "../label-selector-schema.ts";
 import { policyApiVersion, policyKinds } from "./types.ts";
 
 const nonEmptyString = { type: "string", minLength: 1 } as const;
@@ -10,27 +11,6 @@ export const maxExpressionLength = 5000;
 const celExpression = { type: "string", minLength: 1, maxLength: maxExpressionLength } as const;
 const identifier = { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]*$", maxLength: 63 } as const;
 const dnsName = { type: "string", pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", maxLength: 253 } as const;
-
-const labelSelector = {
-  type: "object",
-  additionalProperties: false,
-  properties: {
-    matchLabels: { type: "object", additionalProperties: { type: "string" } },
-    matchExpressions: {
-      type: "array",
-      items: {
-        type: "object",
-        additionalProperties: false,
-        required: ["key", "operator"],
-        properties: {
-          key: nonEmptyString,
-          operator: { enum: ["In", "NotIn", "Exists", "DoesNotExist"] },
-          values: { type: "array", items: { type: "string" } },
-        },
-      },
-    },
-  },
-} as const;
 
 const namedExpression = {
   type: "object",
@@ -92,8 +72,8 @@ export const policySchema = {
               minItems: 1,
               items: { enum: ["CREATE", "UPDATE", "DELETE", "CONNECT", "*"] },
             },
-            namespaceSelector: labelSelector,
-            objectSelector: labelSelector,
+            namespaceSelector: labelSelectorSchema,
+            objectSelector: labelSelectorSchema,
             excludedNamespaces: { type: "array", items: dnsName },
           },
         },
