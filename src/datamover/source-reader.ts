@@ -8,6 +8,7 @@ import type { FileHandle } from "node:fs/promises";
 import { Socket } from "node:net";
 import { addAbortSignal } from "node:stream";
 import { promisify } from "node:util";
+import { untilAborted } from "../abort.ts";
 
 const openFd = promisify(openCallback);
 
@@ -69,7 +70,8 @@ export async function* readChunks(
     let bytesRead: number;
     try {
       const read = handle.read(buffer, 0, wanted, isStream ? null : position);
-      ({ bytesRead } = signal === undefined ? await read : await abortable(read, signal));
+      // A read of a pipe or a stalled device may not return for a long time; cancellation must not wait for it.
+      ({ bytesRead } = await untilAborted(read, signal));
     } catch (err) {
       throw new SourceReadError(path, err);
     }
@@ -80,28 +82,6 @@ export async function* readChunks(
     if (bytesRead < wanted && !isStream) return;
     wanted = readSize;
   }
-}
-
-/**
- * Settles with the read, or rejects as soon as the signal aborts: a read of a pipe or a stalled device may not
- * return for a long time, and cancellation must not wait for it.
- */
-function abortable<T>(operation: Promise<T>, signal: AbortSignal): Promise<T> {
-  signal.throwIfAborted();
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    operation.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(err);
-      },
-    );
-  });
 }
 
 /**

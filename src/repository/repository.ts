@@ -4,6 +4,7 @@
  * pool; a byte budget bounds the chunk data in flight.
  */
 import { randomBytes } from "node:crypto";
+import { untilAborted } from "../abort.ts";
 import type { Logger } from "../log.ts";
 import { ObjectNotFoundError, type ObjectStore } from "../objectstore/types.ts";
 import type { BlobStore } from "./blob-store.ts";
@@ -49,26 +50,6 @@ export interface RepositoryParts {
   options: RepositoryOptions;
   logger: Logger | undefined;
   onClose: () => Promise<void>;
-}
-
-/** Resolves like `work`, or rejects with the signal's reason as soon as it is aborted. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return work;
-  signal.throwIfAborted();
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(err);
-      },
-    );
-  });
 }
 
 export class MissingBlobError extends Error {
