@@ -42,6 +42,21 @@ function serialNumber(): string {
   return bytes.toString("hex");
 }
 
+/** A fresh key pair and an unsigned certificate for it, valid from `now` (less the allowed clock skew). */
+function newCertificate(now: Date): {
+  cert: forge.pki.Certificate;
+  privateKey: forge.pki.rsa.PrivateKey;
+  keyPem: string;
+} {
+  const keyPem = newKeyPem();
+  const privateKey = forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.setRsaPublicKey(privateKey.n, privateKey.e);
+  cert.serialNumber = serialNumber();
+  cert.validity.notBefore = new Date(now.getTime() - CLOCK_SKEW_MS);
+  return { cert, privateKey, keyPem };
+}
+
 export interface CAOptions {
   commonName: string;
   now: Date;
@@ -49,13 +64,7 @@ export interface CAOptions {
 }
 
 export function createCA(options: CAOptions): KeyPair {
-  const keyPem = newKeyPem();
-  const privateKey = forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
-  const publicKey = forge.pki.setRsaPublicKey(privateKey.n, privateKey.e);
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = publicKey;
-  cert.serialNumber = serialNumber();
-  cert.validity.notBefore = new Date(options.now.getTime() - CLOCK_SKEW_MS);
+  const { cert, privateKey, keyPem } = newCertificate(options.now);
   cert.validity.notAfter = new Date(options.now.getTime() + options.validityMs);
   const subject = [{ name: "commonName", value: options.commonName }];
   cert.setSubject(subject);
@@ -81,13 +90,7 @@ export interface ServingOptions {
 export function createServingCertificate(options: ServingOptions): KeyPair {
   const caCert = forge.pki.certificateFromPem(options.ca.certPem);
   const caKey = forge.pki.privateKeyFromPem(options.ca.keyPem);
-  const keyPem = newKeyPem();
-  const privateKey = forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
-  const publicKey = forge.pki.setRsaPublicKey(privateKey.n, privateKey.e);
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = publicKey;
-  cert.serialNumber = serialNumber();
-  cert.validity.notBefore = new Date(options.now.getTime() - CLOCK_SKEW_MS);
+  const { cert, keyPem } = newCertificate(options.now);
   // A serving certificate never outlives the CA that vouches for it.
   const wanted = options.now.getTime() + options.validityMs;
   cert.validity.notAfter = new Date(Math.min(wanted, caCert.validity.notAfter.getTime()));
