@@ -1,6 +1,7 @@
 /** velero.io/v1 Backup and Schedule (a Schedule carries a Backup spec as its template). */
+
+import { hookResourceSelector, hookStatus } from "./backup-restore-fields.ts";
 import { ageColumn, type KindDefinition, type VeleroObject } from "./kind.ts";
-import { hookResourceSelector } from "./resource-filter.ts";
 import {
   array,
   boolean,
@@ -112,10 +113,7 @@ export const backupStatusSchema = object({
   backupItemOperationsAttempted: integer({ format: "int32" }),
   backupItemOperationsCompleted: integer({ format: "int32" }),
   backupItemOperationsFailed: integer({ format: "int32" }),
-  hookStatus: object(
-    { hooksAttempted: integer({ format: "int32" }), hooksFailed: integer({ format: "int32" }) },
-    { nullable: true },
-  ),
+  hookStatus,
 });
 
 export type BackupSpec = TypeOf<typeof backupSpecSchema>;

@@ -1,6 +1,7 @@
 /** velero.io/v1 Restore. */
+
+import { hookResourceSelector, hookStatus, namespaceAndResourceFilter } from "./backup-restore-fields.ts";
 import { ageColumn, type KindDefinition, type VeleroObject } from "./kind.ts";
-import { hookResourceSelector, namespaceAndResourceFilter } from "./resource-filter.ts";
 import {
   anyObject,
   array,
@@ -99,10 +100,7 @@ export const restoreStatusSchema = object({
   restoreItemOperationsAttempted: integer({ format: "int32" }),
   restoreItemOperationsCompleted: integer({ format: "int32" }),
   restoreItemOperationsFailed: integer({ format: "int32" }),
-  hookStatus: object(
-    { hooksAttempted: integer({ format: "int32" }), hooksFailed: integer({ format: "int32" }) },
-    { nullable: true },
-  ),
+  hookStatus,
 });
 
 export type RestoreSpec = TypeOf<typeof restoreSpecSchema>;
