@@ -62,14 +62,7 @@ export async function backupDirectory(repo: Repository, options: BackupOptions):
       `source '${options.source}' is not a directory (use volume mode Block for a device or file)`,
     );
   }
-  const sourcePath = options.sourcePath ?? source;
-  const tags = options.tags ?? {};
-  const parent = await resolveParent(repo, options.parent, {
-    path: sourcePath,
-    volumeMode: "Filesystem",
-    tags,
-    matchTags: options.parentMatchTags,
-  });
+  const { sourcePath, tags, parent } = await recordedSource(repo, options, source, "Filesystem");
 
   // One controller for the run: the caller's signal, or the first fatal error, stops every task.
   const run = new AbortController();
@@ -153,14 +146,7 @@ export async function backupBlock(repo: Repository, options: BackupOptions): Pro
   if (!info.isBlockDevice() && !info.isFile() && !isStream) {
     throw new BackupSourceError(`source '${options.source}' is not a block device, a regular file or a pipe`);
   }
-  const sourcePath = options.sourcePath ?? source;
-  const tags = options.tags ?? {};
-  const parent = await resolveParent(repo, options.parent, {
-    path: sourcePath,
-    volumeMode: "Block",
-    tags,
-    matchTags: options.parentMatchTags,
-  });
+  const { sourcePath, tags, parent } = await recordedSource(repo, options, source, "Block");
   const size = info.isFile() ? Number(info.size) : isStream ? 0 : await deviceSize(source, info);
   const stats = emptyStats();
   const meter = new ProgressMeter({ onProgress: options.onProgress, intervalMs: options.progressIntervalMs });
@@ -223,6 +209,24 @@ async function lstatSource(source: string) {
     const why = code === "ENOENT" ? "does not exist" : code === "EACCES" ? "is not accessible" : (err as Error).message;
     throw new BackupSourceError(`source '${source}' ${why}`);
   }
+}
+
+/** The source path and tags the snapshot records, and the parent snapshot (if any) chosen for it. */
+async function recordedSource(
+  repo: Repository,
+  options: BackupOptions,
+  source: string,
+  volumeMode: "Filesystem" | "Block",
+): Promise<{ sourcePath: string; tags: Record<string, string>; parent: SnapshotManifest | undefined }> {
+  const sourcePath = options.sourcePath ?? source;
+  const tags = options.tags ?? {};
+  const parent = await resolveParent(repo, options.parent, {
+    path: sourcePath,
+    volumeMode,
+    tags,
+    matchTags: options.parentMatchTags,
+  });
+  return { sourcePath, tags, parent };
 }
 
 async function resolveParent(
