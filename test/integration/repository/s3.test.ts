@@ -10,7 +10,7 @@ import { runMaintenance } from "../../../src/repository/maintenance.ts";
 import { initRepository, openRepository } from "../../../src/repository/open.ts";
 import { verifyRepository } from "../../../src/repository/verify.ts";
 import { type S3Server, useS3 } from "../../env/index.ts";
-import { collect, manifest, PASSWORD, SMALL, streamOf, textLike } from "../../unit/repository/helpers.ts";
+import { collect, fileEntry, manifest, PASSWORD, SMALL, streamOf, textLike } from "../../unit/repository/helpers.ts";
 
 let s3: S3Server;
 const bucket = `skiff-repo-${randomBytes(4).toString("hex")}`;
@@ -42,18 +42,8 @@ test("a repository on S3: back up, verify every pack, collect garbage, read back
   const dropped = randomBytes(900_000);
   const keptRef = await repo.writeObject(streamOf(kept));
   const droppedRef = await repo.writeObject(streamOf(dropped));
-  const entry = (name: string, ref: typeof keptRef) => ({
-    name,
-    type: "file" as const,
-    mode: 0o644,
-    uid: 0,
-    gid: 0,
-    mtimeNs: "1",
-    size: ref.size,
-    content: ref,
-  });
-  await repo.saveSnapshot(manifest({ root: await repo.writeTree([entry("kept", keptRef)]) }));
-  const old = await repo.saveSnapshot(manifest({ root: await repo.writeTree([entry("dropped", droppedRef)]) }));
+  await repo.saveSnapshot(manifest({ root: await repo.writeTree([fileEntry("kept", keptRef)]) }));
+  const old = await repo.saveSnapshot(manifest({ root: await repo.writeTree([fileEntry("dropped", droppedRef)]) }));
   await repo.deleteSnapshot(old.id);
   await repo.close();
 

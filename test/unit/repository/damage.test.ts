@@ -7,33 +7,22 @@ import { packKey } from "../../../src/repository/pack-format.ts";
 import type { SkiffRepository } from "../../../src/repository/repository.ts";
 import type { ObjectRef, TreeEntry } from "../../../src/repository/types.ts";
 import { verifyRepository } from "../../../src/repository/verify.ts";
-import { FAST, manifest, newRepository, PASSWORD, random, streamOf, textLike } from "./helpers.ts";
-
-const entry = (name: string, content: ObjectRef): TreeEntry => ({
-  name,
-  type: "file",
-  mode: 0o644,
-  uid: 0,
-  gid: 0,
-  mtimeNs: "1",
-  size: content.size,
-  content,
-});
+import { FAST, fileEntry, manifest, newRepository, PASSWORD, random, streamOf, textLike } from "./helpers.ts";
 
 async function twoSnapshots(repo: SkiffRepository) {
   const a = await repo.writeObject(streamOf(textLike(300_000)));
   const b = await repo.writeObject(streamOf(random(600_000)));
   const c = await repo.writeObject(streamOf(random(100_000)));
-  const docs = await repo.writeTree([entry("a.txt", a)]);
-  const data = await repo.writeTree([entry("b.bin", b)]);
-  const dir = (name: string, subtree: string): TreeEntry => ({ ...entry(name, a), type: "dir", size: 0, subtree });
+  const docs = await repo.writeTree([fileEntry("a.txt", a)]);
+  const data = await repo.writeTree([fileEntry("b.bin", b)]);
+  const dir = (name: string, subtree: string): TreeEntry => ({ ...fileEntry(name, a), type: "dir", size: 0, subtree });
   const { content: _drop, ...dirBase } = dir("x", docs);
   const root1 = await repo.writeTree([
-    entry("c", c),
+    fileEntry("c", c),
     { ...dirBase, name: "data", subtree: data },
     { ...dirBase, name: "docs", subtree: docs },
   ]);
-  const root2 = await repo.writeTree([entry("c", c)]);
+  const root2 = await repo.writeTree([fileEntry("c", c)]);
   const s1 = await repo.saveSnapshot(manifest({ root: root1 }));
   const s2 = await repo.saveSnapshot(manifest({ root: root2 }));
   return { a, b, c, s1, s2 };

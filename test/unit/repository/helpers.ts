@@ -7,7 +7,7 @@ import { openFilesystemStore } from "../../../src/objectstore/filesystem.ts";
 import type { ObjectStore } from "../../../src/objectstore/types.ts";
 import { type InitOptions, initRepository, type RepositoryOptions } from "../../../src/repository/open.ts";
 import type { SkiffRepository } from "../../../src/repository/repository.ts";
-import type { SnapshotManifest } from "../../../src/repository/types.ts";
+import type { ObjectRef, SnapshotManifest, TreeEntry } from "../../../src/repository/types.ts";
 
 export const PASSWORD = "correct horse battery staple";
 export const SMALL: InitOptions = {
@@ -62,6 +62,18 @@ export function textLike(size: number, seed = 1): Buffer {
 }
 
 export const random = (n: number) => randomBytes(n);
+
+/** A regular file entry (mode 0644, root-owned) holding `content`. */
+export const fileEntry = (name: string, content: ObjectRef): TreeEntry => ({
+  name,
+  type: "file",
+  mode: 0o644,
+  uid: 0,
+  gid: 0,
+  mtimeNs: "1",
+  size: content.size,
+  content,
+});
 
 export function manifest(extra: Partial<Omit<SnapshotManifest, "id">> = {}): Omit<SnapshotManifest, "id"> {
   return {

@@ -4,23 +4,24 @@ import { LockConflictError } from "../../../src/repository/locks.ts";
 import { runMaintenance } from "../../../src/repository/maintenance.ts";
 import { openRepository } from "../../../src/repository/open.ts";
 import type { SkiffRepository } from "../../../src/repository/repository.ts";
-import type { ObjectRef, TreeEntry } from "../../../src/repository/types.ts";
+import type { ObjectRef } from "../../../src/repository/types.ts";
 import { verifyRepository } from "../../../src/repository/verify.ts";
-import { collect, FAST, manifest, newRepository, PASSWORD, random, storedBytes, streamOf } from "./helpers.ts";
+import {
+  collect,
+  FAST,
+  fileEntry,
+  manifest,
+  newRepository,
+  PASSWORD,
+  random,
+  storedBytes,
+  streamOf,
+} from "./helpers.ts";
 
 const HOUR = 3600_000;
 
 async function snapshotOf(repo: SkiffRepository, files: Record<string, ObjectRef>) {
-  const entries: TreeEntry[] = Object.entries(files).map(([name, content]) => ({
-    name,
-    type: "file",
-    mode: 0o644,
-    uid: 0,
-    gid: 0,
-    mtimeNs: "1",
-    size: content.size,
-    content,
-  }));
+  const entries = Object.entries(files).map(([name, content]) => fileEntry(name, content));
   return repo.saveSnapshot(manifest({ root: await repo.writeTree(entries) }));
 }
 
