@@ -140,20 +140,31 @@ async function step(
     });
     return measured;
   } catch (err) {
-    recordFailure(err);
-    rows.push({
-      round,
-      step: stepName,
-      tool: tool.name,
-      seconds: 0,
-      ...counts,
-      peakRssBytes: 0,
-      cpuSeconds: 0,
-      repoBytes: undefined,
-      note: "failed",
-    });
+    recordFailedStep(err, tool, stepName, counts, "failed");
     return undefined;
   }
+}
+
+/** A step that did not complete still gets a row, with zero figures and a note saying why. */
+function recordFailedStep(
+  err: unknown,
+  tool: Tool,
+  stepName: string,
+  counts: { files: number; bytes: number; rate: Row["rate"] },
+  note: string,
+): void {
+  recordFailure(err);
+  rows.push({
+    round,
+    step: stepName,
+    tool: tool.name,
+    seconds: 0,
+    ...counts,
+    peakRssBytes: 0,
+    cpuSeconds: 0,
+    repoBytes: undefined,
+    note,
+  });
 }
 
 /** Drops clean page-cache pages (1 = page cache only; dentries and inodes stay). Throws when not permitted. */
@@ -191,20 +202,7 @@ async function initRepo(timeBinary: string, tool: Tool, repo: string, stepName: 
     await measure(timeBinary, tool.init(repo), `${tool.name} init`);
     return true;
   } catch (err) {
-    recordFailure(err);
-    rows.push({
-      round,
-      step: stepName,
-      tool: tool.name,
-      seconds: 0,
-      files: 0,
-      bytes: 0,
-      rate: "MB/s",
-      peakRssBytes: 0,
-      cpuSeconds: 0,
-      repoBytes: undefined,
-      note: "init failed",
-    });
+    recordFailedStep(err, tool, stepName, { files: 0, bytes: 0, rate: "MB/s" }, "init failed");
     return false;
   }
 }
