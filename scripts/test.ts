@@ -37,19 +37,52 @@ async function phase<T>(name: string, run: () => Promise<T>, ok: (result: T) => 
 }
 
 let current: ChildProcess | undefined;
-// Registered before the environment's own handlers (which exit at once), so a SIGTERM sent to this process alone
-// (a CI timeout) also ends the step that is running. Ctrl-C reaches the child through the terminal anyway.
-for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => current?.kill(signal));
+// Registered before the environment's own handlers (which exit at once), so a SIGINT or SIGTERM sent to this
+// process (Ctrl-C, a CI timeout) also ends the step that is running, with everything it started: the test step runs
+// in its own process group, which the terminal's Ctrl-C does not reach.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    if (!current?.pid) return;
+    try {
+      process.kill(-current.pid, signal);
+    } catch {
+      current.kill(signal);
+    }
+  });
+}
 
-function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+function run(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  limit?: { seconds: number; what: string },
+): Promise<number> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd: root, env, stdio: "inherit" });
+    // With a time limit the command gets its own process group, so it can be ended with everything it started.
+    const child = spawn(command, args, { cwd: root, env, stdio: "inherit", detached: limit !== undefined });
     current = child;
+    const timer =
+      limit &&
+      setTimeout(() => {
+        console.error(
+          `\n${limit.what} did not finish within ${limit.seconds / 60} minutes: a test file probably keeps its event ` +
+            "loop alive (an open handle or a child process). Ending it; the run fails.",
+        );
+        try {
+          if (child.pid) process.kill(-child.pid, "SIGKILL");
+        } catch {
+          child.kill("SIGKILL");
+        }
+      }, limit.seconds * 1000);
     child.on("error", (err) => {
+      if (timer) clearTimeout(timer);
       console.error(`cannot run ${command}: ${err.message}`);
       resolve(127);
     });
-    child.on("close", (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+    child.on("close", (code, signal) => {
+      if (timer) clearTimeout(timer);
+      resolve(code ?? (signal ? 128 : 1));
+    });
   });
 }
 
@@ -115,14 +148,14 @@ const testCode = await phase(
       [
         "--test",
         "--test-concurrency=2",
-        // A hung test fails on its own instead of stalling the whole run; a file whose tests are done but whose
-        // event loop stays alive (a forgotten handle) is ended rather than waited for.
+        // A hung test fails on its own instead of stalling the whole run. (No --test-force-exit: it can end a
+        // file before its last results are reported; a file that never exits hits the phase's time limit instead.)
         "--test-timeout=600000",
-        "--test-force-exit",
         ...options,
         ...(targets.length ? targets : defaultGlobs),
       ],
       { ...process.env, [stateFileVariable]: statePath },
+      { seconds: 40 * 60, what: "the tests" },
     ),
   (c) => c === 0,
 );

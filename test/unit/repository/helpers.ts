@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after } from "node:test";
 import { openFilesystemStore } from "../../../src/objectstore/filesystem.ts";
 import type { ObjectStore } from "../../../src/objectstore/types.ts";
 import { type InitOptions, initRepository, type RepositoryOptions } from "../../../src/repository/open.ts";
@@ -17,9 +18,17 @@ export const SMALL: InitOptions = {
 };
 export const FAST: RepositoryOptions = { workers: 1, lockSettleMs: 0, lockWaitMs: 0 };
 
-export async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<string> {
+/**
+ * Temp dirs are removed once the whole file is done, not in a test's own after hook: hooks run in the order they
+ * were registered, so a repository a test opens later (and closes in a later hook) would otherwise flush its packs
+ * into a directory already removed, creating it again.
+ */
+const tempDirs: string[] = [];
+after(() => Promise.all(tempDirs.map((dir) => rm(dir, { recursive: true, force: true }))));
+
+export async function tempDir(_t?: { after(fn: () => Promise<void>): void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "skiff-repo-test-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  tempDirs.push(dir);
   return dir;
 }
 
@@ -27,14 +36,10 @@ export async function newRepository(
   t: { after(fn: () => Promise<void>): void },
   options: RepositoryOptions = {},
 ): Promise<{ repo: SkiffRepository; store: ObjectStore; dir: string }> {
-  const dir = await mkdtemp(join(tmpdir(), "skiff-repo-test-"));
+  const dir = await tempDir();
   const store = await openFilesystemStore(join(dir, "repo"), { create: true });
   const repo = await initRepository(store, PASSWORD, { ...SMALL, ...FAST, ...options });
-  // Close before removing: closing stores pending packs.
-  t.after(async () => {
-    await repo.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  t.after(() => repo.close());
   return { repo, store, dir };
 }
 
