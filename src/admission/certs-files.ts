@@ -3,12 +3,12 @@
  * them when they change. Kubernetes updates a mounted Secret by swapping a symlink, so the containing folder
  * is watched (not the files), with a debounce and a slow poll as a safety net for filesystems without events.
  */
-import { type FSWatcher, watch } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Logger } from "../log.ts";
 import type { CertificateHolder } from "./certificate-holder.ts";
 import { certificateInfo } from "./certs.ts";
+import { watchFolders } from "./folder-watch.ts";
 
 export interface FileCertificatesOptions {
   certFile: string;
@@ -28,9 +28,6 @@ export interface FileCertificates {
 
 export function watchCertificateFiles(options: FileCertificatesOptions): FileCertificates {
   const { certFile, keyFile, holder, logger } = options;
-  const debounceMs = options.debounceMs ?? 200;
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
 
   const reload = async (): Promise<boolean> => {
     let certPem: string;
@@ -59,32 +56,14 @@ export function watchCertificateFiles(options: FileCertificatesOptions): FileCer
     return true;
   };
 
-  const schedule = () => {
-    if (stopped) return;
-    clearTimeout(timer);
-    timer = setTimeout(() => void reload(), debounceMs);
-  };
+  const stop = watchFolders({
+    folders: [dirname(certFile), dirname(keyFile)],
+    onChange: () => void reload(),
+    logger,
+    what: "certificate",
+    debounceMs: options.debounceMs ?? 200,
+    pollMs: options.pollMs ?? 60_000,
+  });
 
-  const watchers: FSWatcher[] = [];
-  for (const dir of new Set([dirname(certFile), dirname(keyFile)])) {
-    try {
-      const w = watch(dir, { persistent: false }, schedule);
-      w.on("error", (err) => logger.warn({ dir, err: err.message }, "watching the certificate folder failed"));
-      watchers.push(w);
-    } catch (err) {
-      logger.warn({ dir, err: (err as Error).message }, "cannot watch the certificate folder; polling only");
-    }
-  }
-  const poll = setInterval(schedule, options.pollMs ?? 60_000);
-  poll.unref();
-
-  return {
-    reload,
-    stop() {
-      stopped = true;
-      clearTimeout(timer);
-      clearInterval(poll);
-      for (const w of watchers) w.close();
-    },
-  };
+  return { reload, stop };
 }

@@ -3,11 +3,11 @@
  * the folder is watched (debounced) and files are read through their symlinks. One unreadable or invalid
  * file is reported and the others are kept.
  */
-import { type FSWatcher, watch } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "../log.ts";
 import { parsePolicyDocuments } from "../policy/index.ts";
+import { watchFolders } from "./folder-watch.ts";
 import type { SourceContents } from "./policy-store.ts";
 
 /** Reads every *.yaml / *.yml (following symlinks, skipping dot-files such as ..data) in name order. */
@@ -46,8 +46,6 @@ export function watchPolicyFolder(
   logger: Logger,
   options: { debounceMs?: number; pollMs?: number } = {},
 ): PolicyFolderWatch {
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
   let lastText = "";
   let running: Promise<void> | undefined;
 
@@ -67,29 +65,15 @@ export function watchPolicyFolder(
     });
     await running;
   };
-  const schedule = () => {
-    if (stopped) return;
-    clearTimeout(timer);
-    timer = setTimeout(() => {
+  const stop = watchFolders({
+    folders: [dir],
+    onChange: () => {
       reload().catch((err) => logger.error({ err, dir }, "reloading policies failed"));
-    }, options.debounceMs ?? 300);
-  };
-  let watcher: FSWatcher | undefined;
-  try {
-    watcher = watch(dir, { persistent: false }, schedule);
-    watcher.on("error", (err) => logger.warn({ dir, err: err.message }, "watching the policy folder failed"));
-  } catch (err) {
-    logger.warn({ dir, err: (err as Error).message }, "cannot watch the policy folder; polling only");
-  }
-  const poll = setInterval(schedule, options.pollMs ?? 30_000);
-  poll.unref();
-  return {
-    reload,
-    stop() {
-      stopped = true;
-      clearTimeout(timer);
-      clearInterval(poll);
-      watcher?.close();
     },
-  };
+    logger,
+    what: "policy",
+    debounceMs: options.debounceMs ?? 300,
+    pollMs: options.pollMs ?? 30_000,
+  });
+  return { reload, stop };
 }
