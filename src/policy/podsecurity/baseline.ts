@@ -1,7 +1,13 @@
 /** The baseline checks: they forbid known privilege escalations while allowing the default pod. */
-import { asArray, asObject, type PodSecurityViolation, type PodView } from "./types.ts";
-
-type Check = (pod: PodView) => PodSecurityViolation[];
+import {
+  asArray,
+  asObject,
+  type Check,
+  containerSecurityContext,
+  type PodSecurityViolation,
+  podSecurityContext,
+  violationOf,
+} from "./types.ts";
 
 const allowedCapabilities = new Set([
   "AUDIT_WRITE",
@@ -43,16 +49,8 @@ const safeSysctlsSince: [string, number][] = [
 const allowedAt = (table: [string, number][], minor: number) =>
   new Set(table.filter(([, since]) => since <= minor).map(([value]) => value));
 
-const v = (check: string, path: string, reason: string, fix: string): PodSecurityViolation => ({
-  level: "baseline",
-  check,
-  path,
-  reason,
-  fix,
-});
-
-const podSecurityContext = (pod: PodView) => asObject(pod.spec.securityContext);
-const sc = (c: { container: Record<string, unknown> }) => asObject(c.container.securityContext);
+const v = violationOf("baseline");
+const sc = containerSecurityContext;
 
 const hostProcess: Check = (pod) => {
   const out: PodSecurityViolation[] = [];

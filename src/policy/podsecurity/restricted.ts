@@ -1,7 +1,14 @@
 /** The restricted checks: current pod hardening best practice, on top of baseline. */
-import { asArray, asObject, type PodSecurityViolation, type PodView } from "./types.ts";
-
-type Check = (pod: PodView) => PodSecurityViolation[];
+import {
+  asArray,
+  asObject,
+  type Check,
+  containerSecurityContext,
+  type PodSecurityViolation,
+  type PodView,
+  podSecurityContext,
+  violationOf,
+} from "./types.ts";
 
 const allowedVolumeSources = new Set([
   "configMap",
@@ -15,16 +22,8 @@ const allowedVolumeSources = new Set([
   "secret",
 ]);
 
-const v = (check: string, path: string, reason: string, fix: string): PodSecurityViolation => ({
-  level: "restricted",
-  check,
-  path,
-  reason,
-  fix,
-});
-
-const podSecurityContext = (pod: PodView) => asObject(pod.spec.securityContext);
-const sc = (c: { container: Record<string, unknown> }) => asObject(c.container.securityContext);
+const v = violationOf("restricted");
+const sc = containerSecurityContext;
 const isSet = (value: unknown) => value !== undefined && value !== null;
 
 const restrictedVolumes: Check = (pod) =>

@@ -76,3 +76,21 @@ export function podView(object: unknown, specPath = "spec", minor = Number.POSIT
   const userNamespace = spec.hostUsers === false && minor >= 35;
   return { metadata, metadataPath, spec, specPath, containers, isWindows, userNamespace, minor };
 }
+
+/** A check of one level: the pod (or workload template) in, its violations out. */
+export type Check = (pod: PodView) => PodSecurityViolation[];
+
+/** Builds the violation constructor of one level, so each check only says what is wrong and how to fix it. */
+export function violationOf(level: PodSecurityViolation["level"]) {
+  return (check: string, path: string, reason: string, fix: string): PodSecurityViolation => ({
+    level,
+    check,
+    path,
+    reason,
+    fix,
+  });
+}
+
+export const podSecurityContext = (pod: PodView) => asObject(pod.spec.securityContext);
+export const containerSecurityContext = (c: { container: Record<string, unknown> }) =>
+  asObject(c.container.securityContext);
