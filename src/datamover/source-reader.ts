@@ -121,12 +121,15 @@ export const sourceOpenFlags = constants.O_RDONLY | constants.O_NONBLOCK | const
 
 /**
  * Reads a whole small file; reads on past the expected size when it grew meanwhile (and stops early when it
- * shrank), so what is stored is what was there. The buffer is never from Node's shared pool, so it can be moved.
+ * shrank), so what is stored is what was there. The buffer has room for one byte more than expected, so an
+ * unchanged file takes one read. It is never from Node's shared pool, so it can be moved; or it is `scratch`
+ * (when that has room), for a caller that is done with the bytes before the next read.
  */
-export function readSmallFile(path: string, expectedSize: number): Uint8Array {
+export function readSmallFile(path: string, expectedSize: number, scratch?: Buffer): Uint8Array {
   const fd = openSync(path, sourceOpenFlags);
   try {
-    let buffer = Buffer.allocUnsafeSlow(expectedSize + 1);
+    let buffer =
+      scratch !== undefined && scratch.length > expectedSize ? scratch : Buffer.allocUnsafeSlow(expectedSize + 1);
     let length = 0;
     for (;;) {
       if (length === buffer.length) {
@@ -134,9 +137,11 @@ export function readSmallFile(path: string, expectedSize: number): Uint8Array {
         buffer.copy(bigger, 0, 0, length);
         buffer = bigger;
       }
-      const n = readSync(fd, buffer, length, buffer.length - length, length);
-      if (n === 0) break;
+      const wanted = buffer.length - length;
+      const n = readSync(fd, buffer, length, wanted, length);
       length += n;
+      // A short read is the end of a regular file (see readChunks): no second read to see zero bytes.
+      if (n < wanted) break;
     }
     return new Uint8Array(buffer.buffer, buffer.byteOffset, length);
   } finally {

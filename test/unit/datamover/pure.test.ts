@@ -177,3 +177,21 @@ describe("size estimate", () => {
     }
   });
 });
+
+describe("size estimate of large directories", () => {
+  it("samples the files of a large directory and stays close to the sum", () => {
+    const dir = mkdtempSync(join(tmpdir(), "skiff-estimate-"));
+    try {
+      let sum = 0;
+      for (let i = 0; i < 500; i++) {
+        const size = 100 + ((i * 7919) % 3000);
+        writeFileSync(join(dir, `f${i}`), Buffer.alloc(size));
+        sum += size;
+      }
+      const estimate = sumFileSizes(dir);
+      assert.ok(Math.abs(estimate - sum) < sum * 0.15, `${estimate} is within 15% of ${sum}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
