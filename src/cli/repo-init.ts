@@ -1,20 +1,58 @@
 /** `skiff repo init`: creates a repository (and a missing filesystem directory). */
+import { COMPRESSIONS, type Compression } from "../repository/config.ts";
 import { initRepository } from "../repository/open.ts";
 import type { CommandRun } from "./commands.ts";
 import { parseRepoCommandArgs } from "./repo-command-args.ts";
 import { EXIT, reportErrors } from "./repo-errors.ts";
 import { openRepoStore, readRepoPassword, repoFlagsHelp, repositoryOptionsFrom } from "./repo-options.ts";
 
-const usage = `Usage: skiff repo init --repo <location> [--password-file <file>] [options]\n\n${repoFlagsHelp}\n`;
+const usage = `Usage: skiff repo init --repo <location> [--password-file <file>] [--compression none|zstd] [options]
+
+  --compression <mode>       how data chunks are stored: none (default; fastest, as Velero configures kopia)
+                             or zstd (smaller repository, about 4 CPU seconds more per GiB of compressible data)
+
+${repoFlagsHelp}
+`;
+
+/** Takes `--compression X` / `--compression=X` out of argv: the mode, or a message naming the bad value. */
+export function takeCompression(
+  argv: readonly string[],
+): { ok: true; compression: Compression | undefined; rest: string[] } | { ok: false; message: string } {
+  const rest: string[] = [];
+  let value: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--compression") {
+      value = argv[++i];
+      if (value === undefined) return { ok: false, message: "--compression needs a value (none or zstd)" };
+    } else if (arg.startsWith("--compression=")) value = arg.slice("--compression=".length);
+    else rest.push(arg);
+  }
+  if (value === undefined) return { ok: true, compression: undefined, rest };
+  if (!(COMPRESSIONS as readonly string[]).includes(value)) {
+    return { ok: false, message: `--compression must be one of ${COMPRESSIONS.join(", ")}, not '${value}'` };
+  }
+  return { ok: true, compression: value as Compression, rest };
+}
 
 export const run: CommandRun = (ctx) =>
   reportErrors(ctx, "repo init", async () => {
-    const parsed = parseRepoCommandArgs(ctx, "repo init", usage, []);
+    const taken = takeCompression(ctx.argv);
+    if (!taken.ok) {
+      ctx.stderr.write(`skiff repo init: ${taken.message}\n${usage}`);
+      return EXIT.usage;
+    }
+    const parsed = parseRepoCommandArgs({ ...ctx, argv: taken.rest }, "repo init", usage, []);
     if (typeof parsed === "number") return parsed;
     const password = await readRepoPassword(parsed.flags, ctx.env);
     const store = await openRepoStore(parsed.flags, true);
-    const repo = await initRepository(store, password, { ...repositoryOptionsFrom(parsed.flags), workers: 0 });
+    const repo = await initRepository(store, password, {
+      ...repositoryOptionsFrom(parsed.flags),
+      workers: 0,
+      ...(taken.compression === undefined ? {} : { compression: taken.compression }),
+    });
     await repo.close();
-    ctx.stdout.write(`created repository ${repo.parts.config.id} at ${store.describe}\n`);
+    const compression = repo.parts.config.compression ?? "zstd";
+    ctx.stdout.write(`created repository ${repo.parts.config.id} at ${store.describe} (compression: ${compression})\n`);
     return EXIT.ok;
   });

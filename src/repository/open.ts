@@ -12,6 +12,8 @@ import { gearTable } from "./chunker.ts";
 import {
   type ChunkerParams,
   CONFIG_KEY,
+  type Compression,
+  compressesData,
   createConfig,
   type RepositoryConfig,
   readConfig,
@@ -47,6 +49,8 @@ export interface RepositoryOptions {
 export interface InitOptions {
   chunker?: ChunkerParams;
   packSize?: number;
+  /** Data chunk compression; default "none". */
+  compression?: Compression;
   /** scrypt cost; the default (N=2^15, r=8) takes ~0.1 s. Tests use less. */
   kdf?: { N: number; r: number; p: number };
 }
@@ -66,6 +70,7 @@ export async function initRepository(
   const { config } = await createConfig(password, {
     ...(options.chunker ? { chunker: options.chunker } : {}),
     ...(options.packSize ? { packSize: options.packSize } : {}),
+    ...(options.compression ? { compression: options.compression } : {}),
     ...(options.kdf ? { kdf: options.kdf } : {}),
     now: new Date(options.now?.() ?? Date.now()),
   });
@@ -116,7 +121,7 @@ async function assemble(
   const chunkBuffers = new BufferPool(config.chunker.maxSize, chunksInFlight + 2);
   // Compiled worker code lives beside the repository cache (a directory the user owns), never in a shared /tmp.
   const compileCache = options.cacheDir === undefined ? undefined : join(options.cacheDir, "compiled-code");
-  const pool = new SealPool(keys, master, workers, chunkBuffers, compileCache);
+  const pool = new SealPool(keys, master, workers, chunkBuffers, compressesData(config), compileCache);
   const blobs = new BlobStore({
     store,
     keys,

@@ -44,6 +44,7 @@ export class SealPool {
 
   private readonly setup: WorkerSetup;
   private readonly wanted: number;
+  private readonly compress: boolean;
 
   private readonly compileCacheDir: string | undefined;
 
@@ -53,10 +54,18 @@ export class SealPool {
    * 59 MB of memory and ~0.2 CPU s each to start, 33 MB with a warm cache). It must be a directory only this
    * user can write, since code is loaded from it.
    */
-  constructor(keys: RepositoryKeys, master: Buffer, workerCount: number, chunks: BufferPool, compileCacheDir?: string) {
+  constructor(
+    keys: RepositoryKeys,
+    master: Buffer,
+    workerCount: number,
+    chunks: BufferPool,
+    compress: boolean,
+    compileCacheDir?: string,
+  ) {
     this.keys = keys;
     this.chunks = chunks;
-    this.setup = { master, maxChunk: chunks.size };
+    this.compress = compress;
+    this.setup = { master, maxChunk: chunks.size, compress };
     this.wanted = workerCount;
     this.compileCacheDir = compileCacheDir;
   }
@@ -130,7 +139,7 @@ export class SealPool {
       return {
         id,
         seal: async () => {
-          const record = sealBlob(this.keys, id, chunk.data);
+          const record = sealBlob(this.keys, id, chunk.data, this.compress);
           done();
           return { record, release: () => {} };
         },

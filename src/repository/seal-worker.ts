@@ -31,6 +31,8 @@ export type WorkerReply =
 export interface WorkerSetup {
   master: Uint8Array;
   maxChunk: number;
+  /** Whether data chunks are compressed (the repository's `compression`). */
+  compress: boolean;
 }
 
 const port = parentPort;
@@ -71,7 +73,7 @@ port.on("message", (msg: WorkerRequest) => {
         const chunk = take(msg.seq);
         const record = freeRecords.pop() ?? new ArrayBuffer(recordCapacity);
         const data = new Uint8Array(chunk.buffer, 0, chunk.length);
-        const recordLength = sealBlobInto(keys, chunk.id, data, Buffer.from(record));
+        const recordLength = sealBlobInto(keys, chunk.id, data, Buffer.from(record), setup.compress);
         port.postMessage({ seq: msg.seq, record, recordLength, chunk: chunk.buffer } satisfies WorkerReply, [
           record,
           chunk.buffer,

@@ -32,7 +32,22 @@ test("repo init, connect, snapshots, verify and maintenance with clear errors an
 
   const init = await skiff(["repo", "init", "--repo", repo, "--password-file", pw]);
   assert.equal(init.code, 0, init.err);
-  assert.match(init.out, /created repository/);
+  assert.match(init.out, /created repository .* \(compression: none\)/);
+  const zstd = await skiff(["repo", "init", "--repo", join(dir, "zstd"), "--password-file", pw, "--compression=zstd"]);
+  assert.equal(zstd.code, 0, zstd.err);
+  assert.match(zstd.out, /\(compression: zstd\)/);
+  const badMode = await skiff([
+    "repo",
+    "init",
+    "--repo",
+    join(dir, "lz4"),
+    "--password-file",
+    pw,
+    "--compression",
+    "lz4",
+  ]);
+  assert.equal(badMode.code, 2);
+  assert.match(badMode.err, /--compression must be one of none, zstd, not 'lz4'/);
   assert.equal((await skiff(["repo", "init", "--repo", repo, "--password-file", pw])).code, 1);
 
   const connect = await skiff(["repo", "connect", `--repo=file://${repo}`, "--json"], {

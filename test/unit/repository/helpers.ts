@@ -34,7 +34,7 @@ export async function tempDir(_t?: { after(fn: () => Promise<void>): void }): Pr
 
 export async function newRepository(
   t: { after(fn: () => Promise<void>): void },
-  options: RepositoryOptions = {},
+  options: RepositoryOptions & InitOptions = {},
 ): Promise<{ repo: SkiffRepository; store: ObjectStore; dir: string }> {
   const dir = await tempDir();
   const store = await openFilesystemStore(join(dir, "repo"), { create: true });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { compressesData, type RepositoryConfig } from "../../../src/repository/config.ts";
 import { openRepository } from "../../../src/repository/open.ts";
 import {
   collect,
@@ -66,12 +67,37 @@ test("identical content gets the same id and is stored once; a reopened reposito
   assert.ok(added < 400_000, `appending 1000 bytes stored ${added} bytes`);
 });
 
-test("compressible data is stored compressed and random data is not inflated", async (t) => {
-  const { repo, store } = await newRepository(t);
-  await repo.writeObject(streamOf(textLike(3_000_000)));
+test("with compression zstd, compressible data is stored compressed and random data is not inflated", async (t) => {
+  const { repo, store } = await newRepository(t, { compression: "zstd" });
+  assert.equal(repo.parts.config.compression, "zstd");
+  const hex = Buffer.from(random(1_500_000).toString("hex"), "latin1");
+  await repo.writeObject(streamOf(hex));
   await repo.saveSnapshot(manifest());
   const text = await storedBytes(store);
-  assert.ok(text < 1_500_000, `3 MB of text stored as ${text} bytes`);
+  assert.ok(text < 2_000_000, `3 MB of hex text stored as ${text} bytes`);
+  const before = await storedBytes(store);
+  await repo.writeObject(streamOf(random(1_000_000)));
+  await repo.saveSnapshot(manifest());
+  const grown = (await storedBytes(store)) - before;
+  assert.ok(grown < 1_000_000 * 1.02 + 4096, `1 MB of random data took ${grown} bytes`);
+});
+
+test("new repositories store data chunks uncompressed unless asked; metadata stays compressed", async (t) => {
+  const { repo, store } = await newRepository(t);
+  assert.equal(repo.parts.config.compression, "none");
+  // Hex text: compresses to about half, and no two chunks repeat (so deduplication cannot shrink it either).
+  const hex = Buffer.from(random(1_500_000).toString("hex"), "latin1");
+  const ref = await repo.writeObject(streamOf(hex));
+  await repo.saveSnapshot(manifest());
+  const stored = await storedBytes(store);
+  assert.ok(stored >= hex.length, `3 MB of hex text stored as ${stored} bytes, so it was compressed`);
+  assert.deepEqual(await collect(repo.readObject(ref)), hex);
+});
+
+test("a repository made before the compression setting existed keeps compressing", () => {
+  const config = { compression: undefined } as unknown as RepositoryConfig;
+  assert.equal(compressesData(config), true);
+  assert.equal(compressesData({ ...config, compression: "none" }), false);
 });
 
 test("aborting a write does not wait for a stalled source", async (t) => {
