@@ -7,9 +7,11 @@
 import { type BigIntStats, lstatSync, readdirSync, readlinkSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
-import type { ObjectRef, Repository, SnapshotStats, TreeEntry } from "../repository/types.ts";
+import { splitSealed } from "../repository/sealed-objects.ts";
+import type { ObjectRef, Repository, SealedObjectSink, SnapshotStats, TreeEntry } from "../repository/types.ts";
 import { JobError } from "./batch-worker-pool.ts";
 import { entryFromStats, isUnchangedFile, sameEntries, sortEntries } from "./entry-metadata.ts";
+import type { SealedFile } from "./file-reader-worker.ts";
 import { Limiter } from "./limiter.ts";
 import type { ProgressMeter } from "./progress.ts";
 import { findSourceReadError, readChunks, sourceOpenFlags } from "./source-reader.ts";
@@ -38,8 +40,16 @@ export interface WalkContext {
   failOnError: boolean;
   signal: AbortSignal;
   onIssue: (issue: SourceIssue) => void;
-  /** Reads small files whole, off the main thread. */
-  smallFiles: { run(job: { path: string; expectedSize: number }, what: string): Promise<Uint8Array> };
+  /**
+   * Reads small files whole, off the main thread; with a sink, the reader also seals each one that fits
+   * `sink.maxObjectBytes` for the sink (a SealedFile), otherwise the bytes come back.
+   */
+  smallFiles: {
+    run(job: { path: string; expectedSize: number }, what: string): Promise<Uint8Array | SealedFile>;
+    sink: SealedObjectSink | undefined;
+    /** Called once a sealed file's record is stored (or given up), so its buffer can be reused. */
+    release(file: SealedFile): void;
+  };
 }
 
 /**
@@ -228,16 +238,26 @@ export class TreeWalker {
    * this holds small.
    */
   async #uploadSmallFile(absPath: string, relPath: string, entry: TreeEntry): Promise<ObjectRef | undefined> {
-    const { signal, repo, stats, meter } = this.#ctx;
-    let data: Uint8Array;
+    const { signal, repo, stats, meter, smallFiles } = this.#ctx;
+    let data: Uint8Array | SealedFile;
     try {
-      data = await this.#ctx.smallFiles.run({ path: absPath, expectedSize: entry.size }, relPath);
+      data = await smallFiles.run({ path: absPath, expectedSize: entry.size }, relPath);
     } catch (err) {
       if (!(err instanceof JobError)) throw err;
       this.#issue(relPath, `cannot read: ${err.reason}`);
       return undefined;
     }
     signal.throwIfAborted();
+    if (!(data instanceof Uint8Array)) {
+      stats.bytesRead += data.size;
+      meter.add(data.size);
+      const { id, record } = splitSealed(data.buffer, data.at, data.length);
+      try {
+        return await smallFiles.sink!.add(id, record, data.size);
+      } finally {
+        smallFiles.release(data);
+      }
+    }
     stats.bytesRead += data.length;
     meter.add(data.length);
     return repo.writeObject(single(data), { sizeHint: data.length, signal });

@@ -6,10 +6,10 @@ import { lstat, open, stat, statfs } from "node:fs/promises";
 import { hostname as osHostname } from "node:os";
 import { dirname, resolve } from "node:path";
 import type { Repository, SnapshotManifest, SnapshotStats } from "../repository/types.ts";
-import { type SourceIssue, TreeWalker } from "./backup-walk.ts";
-import { BatchWorkerPool, smallFileThreads } from "./batch-worker-pool.ts";
+import { type SourceIssue, TreeWalker, type WalkContext } from "./backup-walk.ts";
+import { BatchWorkerPool } from "./batch-worker-pool.ts";
 import { deviceSize } from "./block-device.ts";
-import type { ReaderJob } from "./file-reader-worker.ts";
+import type { ReaderJob, ReaderResult, SealedFile } from "./file-reader-worker.ts";
 import { selectParentSnapshot } from "./parent.ts";
 import { type ProgressListener, ProgressMeter } from "./progress.ts";
 import { type ManifestWithRoot, rootAttributesFrom } from "./root-directory.ts";
@@ -73,8 +73,12 @@ export async function backupDirectory(repo: Repository, options: BackupOptions):
   const meter = new ProgressMeter({ onProgress: options.onProgress, intervalMs: options.progressIntervalMs });
   let readerPool: ReaderPool | undefined;
   try {
-    const readers = smallFileThreads(options.parallelFiles ?? 4);
-    const pool: ReaderPool = new BatchWorkerPool(new URL("./file-reader-worker.ts", import.meta.url), readers, "read");
+    // With a repository that takes sealed records, the reader thread also hashes and encrypts small files. One
+    // reader: with the main thread (walk, index, packs) it keeps two cores busy; a second one measured no faster
+    // on two cores and cost 25-50 MB more.
+    const sink = repo.sealedObjects?.();
+    const script = new URL("./file-reader-worker.ts", import.meta.url);
+    const pool: ReaderPool = new BatchWorkerPool(script, 1, "read", sink?.sealing);
     readerPool = pool;
     if (parent !== undefined) meter.setTotal(parent.stats.bytes);
     else {
@@ -83,9 +87,23 @@ export async function backupDirectory(repo: Repository, options: BackupOptions):
         if (total !== undefined && !run.signal.aborted) meter.setTotal(total);
       });
     }
-    const smallFiles = {
-      run: (job: { path: string; expectedSize: number }, what: string) =>
-        pool.run({ kind: "read", ...job }, what) as Promise<Uint8Array>,
+    // Files still to be stored from each shared record buffer; the last one sends the buffer back to a reader.
+    const sharesLeft = new Map<ArrayBuffer, number>();
+    const smallFiles: WalkContext["smallFiles"] = {
+      run: (job, what) =>
+        pool.run(
+          sink === undefined ? { kind: "read", ...job } : { kind: "seal", ...job, maxBytes: sink.maxObjectBytes },
+          what,
+        ) as Promise<Uint8Array | SealedFile>,
+      sink,
+      release(file) {
+        const left = (sharesLeft.get(file.buffer) ?? file.shares) - 1;
+        if (left > 0) sharesLeft.set(file.buffer, left);
+        else {
+          sharesLeft.delete(file.buffer);
+          pool.give(file.buffer);
+        }
+      },
     };
     const walker = new TreeWalker({
       smallFiles,
@@ -245,7 +263,7 @@ async function resolveParent(
   return manifest;
 }
 
-type ReaderPool = BatchWorkerPool<ReaderJob, Uint8Array | number>;
+type ReaderPool = BatchWorkerPool<ReaderJob, ReaderResult>;
 
 /**
  * The total for progress reports. A mount point's used bytes (statfs) is instant and close for a volume; a plain

@@ -50,14 +50,18 @@ export class BatchWorkerPool<J, R> {
   #nextBatch = 0;
   #queued: Array<{ job: J; pending: Pending<R> }> = [];
   #flushScheduled = false;
+  #gifts = 0;
   #failure: Error | undefined;
   readonly #describe: string;
 
-  /** `describe` names the work in messages, e.g. "restore" gives "cannot restore '<what>': ...". */
-  constructor(script: URL, size: number, describe: string) {
+  /**
+   * `describe` names the work in messages, e.g. "restore" gives "cannot restore '<what>': ...". `workerData`
+   * (optional) is given to every worker.
+   */
+  constructor(script: URL, size: number, describe: string, workerData?: unknown) {
     this.#describe = describe;
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(script, { resourceLimits: workerLimits });
+      const worker = new Worker(script, { resourceLimits: workerLimits, workerData });
       worker.on("message", (message: { id: number; results: BatchResult<R>[] }) => this.#settle(message));
       worker.on("error", (err) => this.#fail(err));
       this.#workers.push(worker);
@@ -76,6 +80,13 @@ export class BatchWorkerPool<J, R> {
         setImmediate(() => this.#flush());
       }
     });
+  }
+
+  /** Hands a buffer to a worker for reuse (see serveBatches' `receive`). */
+  give(buffer: ArrayBuffer): void {
+    if (this.#failure || this.#workers.length === 0) return;
+    this.#gifts = (this.#gifts + 1) % this.#workers.length;
+    this.#workers[this.#gifts]!.postMessage({ gift: buffer }, [buffer]);
   }
 
   async close(): Promise<void> {
@@ -119,21 +130,30 @@ export class BatchWorkerPool<J, R> {
 
 /**
  * The worker side: answers each batch with one result per job. `handle` returns the value and the buffers to
- * transfer (moved, not copied, to the main thread).
+ * transfer (moved, not copied, to the main thread); several values may share one buffer. `endBatch` runs after
+ * the last job of each batch; `receive` takes the buffers the pool gives back (BatchWorkerPool.give).
  */
-export function serveBatches<J, R>(handle: (job: J) => { value: R; transfer?: TransferListItem[] }): void {
-  parentPort?.on("message", (message: { id: number; jobs: J[] }) => {
+export function serveBatches<J, R>(
+  handle: (job: J) => { value: R; transfer?: TransferListItem[] },
+  hooks: { endBatch?: () => void; receive?: (buffer: ArrayBuffer) => void } = {},
+): void {
+  parentPort?.on("message", (message: { id: number; jobs: J[] } | { gift: ArrayBuffer }) => {
+    if ("gift" in message) {
+      hooks.receive?.(message.gift);
+      return;
+    }
     const transfer: TransferListItem[] = [];
     const results: BatchResult<R>[] = message.jobs.map((job) => {
       try {
         const done = handle(job);
-        if (done.transfer) transfer.push(...done.transfer);
+        if (done.transfer) for (const item of done.transfer) if (!transfer.includes(item)) transfer.push(item);
         return { ok: true, value: done.value };
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
         return { ok: false, message: e.message ?? String(err), ...(e.code ? { code: e.code } : {}) };
       }
     });
+    hooks.endBatch?.();
     parentPort?.postMessage({ id: message.id, results }, transfer);
   });
 }

@@ -12,7 +12,7 @@ import type { BufferPool } from "./buffer-pool.ts";
 import { ByteBudget } from "./byte-budget.ts";
 import type { BoundedCache } from "./cache.ts";
 import { type Chunk, Chunker } from "./chunker.ts";
-import type { RepositoryConfig } from "./config.ts";
+import { compressesData, type RepositoryConfig } from "./config.ts";
 import { openFile, type RepositoryKeys, sealFile } from "./crypto.ts";
 import { type LockSettings, RepositoryLock } from "./locks.ts";
 import type { RepositoryOptions } from "./open.ts";
@@ -27,7 +27,7 @@ import {
   parseObjectId,
   parseTreeId,
 } from "./tree-codec.ts";
-import type { ObjectRef, Repository, SnapshotManifest, TreeEntry, WriteOptions } from "./types.ts";
+import type { ObjectRef, Repository, SealedObjectSink, SnapshotManifest, TreeEntry, WriteOptions } from "./types.ts";
 
 export const SNAPSHOT_PREFIX = "snapshots/";
 /** How many chunk reads run at once in readObject. */
@@ -198,6 +198,26 @@ export class SkiffRepository implements Repository {
     const { id, record } = this.parts.pool.sealInline(data);
     if (this.blobs.table.find(id) < 0) await this.blobs.add("m", id, record);
     return id;
+  }
+
+  /**
+   * The sealed small-object path (see SealedObjectSink): objects below the chunker's minimum size are one chunk,
+   * which a caller's thread can hash and seal itself.
+   */
+  sealedObjects(): SealedObjectSink {
+    const { keys, config } = this.parts;
+    return {
+      sealing: { master: Buffer.concat([keys.encryption.export(), keys.macBytes]), compress: compressesData(config) },
+      maxObjectBytes: config.chunker.minSize,
+      add: async (id, record, size) => {
+        await this.writeLock();
+        const blob = Buffer.from(id.buffer, id.byteOffset, id.byteLength);
+        if (this.blobs.table.find(blob) < 0) {
+          await this.blobs.add("d", blob, Buffer.from(record.buffer, record.byteOffset, record.byteLength));
+        }
+        return { id: formatObjectId(false, blob), size };
+      },
+    };
   }
 
   async writeTree(entries: TreeEntry[]): Promise<string> {

@@ -80,6 +80,20 @@ export interface WriteOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * A fast path for many small files: the caller seals single-chunk objects on its own threads (with
+ * objectSealer(sealing) from repository/sealed-objects.ts, which stores exactly what writeObject would) and
+ * hands over the finished records, so the repository only indexes them and appends them to a pack.
+ */
+export interface SealedObjectSink {
+  /** Secret (holds the master key): only for threads of this process. */
+  readonly sealing: { master: Uint8Array; compress: boolean };
+  /** Objects up to this many bytes are a single chunk; larger ones must go through writeObject. */
+  readonly maxObjectBytes: number;
+  /** Stores one sealed object of `size` plain bytes; `id` is its blob id. */
+  add(id: Uint8Array, record: Uint8Array, size: number): Promise<ObjectRef>;
+}
+
 /** An open repository. One instance may be used by concurrent async callers. */
 export interface Repository {
   /** Chunks, deduplicates, compresses, encrypts and stores a byte stream. */
@@ -89,6 +103,8 @@ export interface Repository {
   /** Streams an object's bytes, optionally a range of them. */
   readObject(ref: ObjectRef, range?: { offset: number; length: number }): AsyncIterable<Uint8Array>;
   readTree(id: string): Promise<TreeEntry[]>;
+  /** Optional: the sealed small-object path (see SealedObjectSink). */
+  sealedObjects?(): SealedObjectSink;
   /**
    * Makes everything written so far durable, then records the snapshot. Until this returns, a crash loses the
    * snapshot but never corrupts the repository.
