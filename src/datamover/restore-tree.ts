@@ -18,7 +18,7 @@ import {
   makeFifo,
   secondsFromNs,
 } from "./restore-attributes.ts";
-import { writeStream } from "./sparse-writer.ts";
+import { writeObject } from "./sparse-writer.ts";
 
 export interface RestoreStats {
   files: number;
@@ -232,7 +232,7 @@ export class TreeRestorer {
     let renamed = false;
     try {
       if (entry.content !== undefined && entry.content.size > 0) {
-        const result = await writeStream(handle, repo.readObject(entry.content), {
+        const result = await writeObject(repo, entry.content, handle, {
           sparse: this.#ctx.writeSparseFiles,
           signal,
           onBytes: (n) => meter.add(n),

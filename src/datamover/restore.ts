@@ -12,7 +12,7 @@ import { type ProgressListener, ProgressMeter } from "./progress.ts";
 import { applyToPath } from "./restore-attributes.ts";
 import { type RestoreStats, TreeRestorer } from "./restore-tree.ts";
 import { rootEntryOf } from "./root-directory.ts";
-import { writeStream } from "./sparse-writer.ts";
+import { writeObject } from "./sparse-writer.ts";
 
 export type { RestoreStats } from "./restore-tree.ts";
 
@@ -150,7 +150,7 @@ async function restoreBlock(
     // A device is written in place; zero runs are written too, since the device may hold old data.
     const handle = await open(target, "r+");
     try {
-      const result = await writeStream(handle, repo.readObject(block), { sparse: false, signal, onBytes });
+      const result = await writeObject(repo, block, handle, { sparse: false, signal, onBytes });
       await handle.sync();
       stats.bytesWritten = result.bytesWritten;
     } finally {
@@ -162,7 +162,7 @@ async function restoreBlock(
     const handle = await open(temporary, "w", 0o600);
     let renamed = false;
     try {
-      const result = await writeStream(handle, repo.readObject(block), {
+      const result = await writeObject(repo, block, handle, {
         sparse: options.writeSparseFiles ?? false,
         signal,
         onBytes,

@@ -4,6 +4,7 @@
  */
 import { ftruncateSync, writeSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
+import type { ObjectRef, Repository } from "../repository/types.ts";
 
 /** Page-sized, so a hole never splits a file system block on common file systems. */
 export const sparseBlockSize = 4096;
@@ -75,23 +76,81 @@ async function writeDataRuns(
 
 /**
  * The [start, end) ranges of `data` to write when zero blocks become holes: every block that is not all zero,
- * neighbours merged. Blocks are counted from the start of `data`, which must sit at a block-aligned offset; a
- * short last block is data unless it is all zero.
+ * neighbours merged. Blocks are the file's: `data` goes at file offset `position`, so its first and last pieces
+ * may be parts of blocks; a piece is data unless it is all zero (the rest of its block is written by whoever
+ * holds it, or stays zero).
  */
-export function dataRuns(data: Buffer): Array<[number, number]> {
+export function dataRuns(data: Buffer, position = 0): Array<[number, number]> {
   const runs: Array<[number, number]> = [];
   let runStart = -1;
-  for (let i = 0; i < data.length; i += sparseBlockSize) {
-    const end = Math.min(i + sparseBlockSize, data.length);
+  for (let i = 0; i < data.length; ) {
+    const end = Math.min(i + sparseBlockSize - ((position + i) % sparseBlockSize), data.length);
     const zero = zeroBlock.subarray(0, end - i).equals(data.subarray(i, end));
     if (!zero && runStart < 0) runStart = i;
     if (zero && runStart >= 0) {
       runs.push([runStart, i]);
       runStart = -1;
     }
+    i = end;
   }
   if (runStart >= 0) runs.push([runStart, data.length]);
   return runs;
+}
+
+async function writeFully(handle: FileHandle, data: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < data.length) {
+    const { bytesWritten } = await handle.write(data, done, data.length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+/** Writes `data` at file offset `position`, leaving out all-zero blocks when `sparse`; returns the bytes written. */
+export async function writeAt(
+  handle: FileHandle,
+  data: Uint8Array,
+  position: number,
+  sparse: boolean,
+): Promise<number> {
+  if (!sparse) {
+    await writeFully(handle, data, position);
+    return data.length;
+  }
+  const bytes = Buffer.from(data.buffer, data.byteOffset, data.length);
+  let written = 0;
+  for (const [start, end] of dataRuns(bytes, position)) {
+    await writeFully(handle, bytes.subarray(start, end), position + start);
+    written += end - start;
+  }
+  return written;
+}
+
+/**
+ * Writes an object into an open file that starts empty (or a device): through the repository's reused buffers,
+ * several pieces at once, where it offers that (readObjectInto), as a stream otherwise. Sparse files get their
+ * length at the end, so trailing holes count.
+ */
+export async function writeObject(
+  repo: Repository,
+  ref: ObjectRef,
+  handle: FileHandle,
+  options: StreamWriterOptions,
+): Promise<WriteResult> {
+  if (repo.readObjectInto === undefined) return writeStream(handle, repo.readObject(ref), options);
+  let bytesWritten = 0;
+  await repo.readObjectInto(
+    ref,
+    async (data, offset) => {
+      options.signal?.throwIfAborted();
+      const written = await writeAt(handle, data, offset, options.sparse);
+      // Not `+= await`: writes run concurrently, and that would read the counter before the wait.
+      bytesWritten += written;
+      options.onBytes?.(data.length);
+    },
+    options.signal,
+  );
+  if (options.sparse) await handle.truncate(ref.size);
+  return { size: ref.size, bytesWritten };
 }
 
 /** Writes a whole file's bytes at once to a new, empty file (the small-file path of restore). */

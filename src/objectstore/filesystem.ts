@@ -152,27 +152,47 @@ export class FilesystemStore implements ObjectStore {
     }
   }
 
-  async get(key: string, range?: { offset: number; length: number }): Promise<Uint8Array> {
+  private notFound(key: string, path: string, err: NodeJS.ErrnoException): never {
+    if (err.code === "ENOENT" || err.code === "ENOTDIR") throw new ObjectNotFoundError(this.describe, key);
+    throw new Error(`cannot open ${path}`, { cause: err });
+  }
+
+  /** Runs `use` with a kept open handle on the object (range reads of packs; see read-handles.ts). */
+  private withHandle<T>(key: string, use: (path: string, file: OpenedFile) => Promise<T>): Promise<T> {
     const path = this.pathOf(key);
-    const notFound = (err: NodeJS.ErrnoException) => {
-      if (err.code === "ENOENT" || err.code === "ENOTDIR") throw new ObjectNotFoundError(this.describe, key);
-      throw new Error(`cannot open ${path}`, { cause: err });
-    };
+    return this.readHandles
+      .with(path, (file) => use(path, file))
+      .catch((err: unknown) => {
+        if (err instanceof OpenFailedError) this.notFound(key, path, err.cause);
+        throw err;
+      });
+  }
+
+  async get(key: string, range?: { offset: number; length: number }): Promise<Uint8Array> {
     // Range reads (records from packs) reuse open handles; whole objects are read once and closed.
-    if (range !== undefined) {
-      return this.readHandles
-        .with(path, (file) => readRange(path, file, range))
-        .catch((err: unknown) => {
-          if (err instanceof OpenFailedError) notFound(err.cause);
-          throw err;
-        });
-    }
-    const handle = await open(path, constants.O_RDONLY).catch(notFound);
+    if (range !== undefined) return this.withHandle(key, (path, file) => readRange(path, file, range));
+    const path = this.pathOf(key);
+    const handle = await open(path, constants.O_RDONLY).catch((err: NodeJS.ErrnoException) =>
+      this.notFound(key, path, err),
+    );
     try {
       return await readRange(path, { handle, size: (await handle.stat()).size }, range);
     } finally {
       await handle.close();
     }
+  }
+
+  async readInto(key: string, offset: number, target: Uint8Array): Promise<number> {
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new Error(`invalid offset ${offset} for ${key}`);
+    return this.withHandle(key, async (_path, file) => {
+      let done = 0;
+      while (done < target.length && offset + done < file.size) {
+        const { bytesRead } = await file.handle.read(target, done, target.length - done, offset + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      return done;
+    });
   }
 
   async stat(key: string): Promise<ObjectInfo | undefined> {

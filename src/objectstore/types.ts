@@ -18,6 +18,11 @@ export interface ObjectStore {
   putIfAbsent?(key: string, body: Uint8Array): Promise<boolean>;
   /** Reads the whole object, or the byte range [offset, offset+length). Throws ObjectNotFoundError. */
   get(key: string, range?: { offset: number; length: number }): Promise<Uint8Array>;
+  /**
+   * Optional: reads up to target.length bytes from `offset` into `target` (a caller's reused buffer) and returns
+   * how many it read, fewer only where the object ends. Throws ObjectNotFoundError.
+   */
+  readInto?(key: string, offset: number, target: Uint8Array): Promise<number>;
   /** Metadata, or undefined when the object does not exist. */
   stat(key: string): Promise<ObjectInfo | undefined>;
   /** Every object whose key starts with prefix, in key order. */

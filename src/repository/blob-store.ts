@@ -22,6 +22,7 @@ import {
   packKey,
   TrailerEntries,
 } from "./pack-format.ts";
+import { openInPlace, plaintextOf } from "./record-open.ts";
 import type { SealPool } from "./seal-pool.ts";
 
 export const INDEX_PREFIX = "index/";
@@ -387,5 +388,27 @@ export class BlobStore {
       });
       return this.settings.pool.open(id, record);
     }
+  }
+
+  /**
+   * The plaintext of data blob `id` (`size` bytes), read through `buffer`: the record is read into it and opened
+   * in place, so the result is usually a view of `buffer`, valid until the caller reuses it. Blobs that cannot be
+   * read that way (metadata, packs of this process not stored yet, records larger than the buffer, stores without
+   * positional reads) take readBlob's path. Undefined when the index has no such blob.
+   */
+  async readBlobInto(id: Buffer, buffer: Buffer, size: number): Promise<Buffer | undefined> {
+    const slot = this.table.find(id);
+    if (slot < 0) return undefined;
+    const info = this.packs[this.table.packOf(slot)]!;
+    const length = this.table.lengthOf(slot);
+    const store = this.settings.store;
+    if (info.kind !== "d" || info.state !== "stored" || length > buffer.length || store.readInto === undefined) {
+      return this.readBlob(id);
+    }
+    const key = packKey(info.kind, info.id);
+    const record = buffer.subarray(0, length);
+    const read = await store.readInto(key, this.table.offsetOf(slot), record);
+    if (read !== length) throw new Error(`${key} in ${store.describe} ends inside the record of a blob`);
+    return plaintextOf(openInPlace(this.settings.keys, id, record), size);
   }
 }

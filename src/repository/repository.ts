@@ -15,6 +15,7 @@ import { type Chunk, Chunker } from "./chunker.ts";
 import { compressesData, type RepositoryConfig } from "./config.ts";
 import { openFile, type RepositoryKeys, sealFile } from "./crypto.ts";
 import { type LockSettings, RepositoryLock } from "./locks.ts";
+import { ChunkReader } from "./object-reader.ts";
 import type { RepositoryOptions } from "./open.ts";
 import type { SealPool } from "./seal-pool.ts";
 import {
@@ -65,6 +66,8 @@ export class SkiffRepository implements Repository {
   /** Content being sealed right now, so concurrent writers of the same bytes store them once. */
   private readonly sealing = new Map<string, Promise<void>>();
   private lock: Promise<RepositoryLock> | undefined;
+  /** Restores' chunk reads, made on first use (it holds a few large buffers). */
+  private reader: ChunkReader | undefined;
   private closed = false;
 
   constructor(parts: RepositoryParts) {
@@ -279,6 +282,20 @@ export class SkiffRepository implements Repository {
     } finally {
       await Promise.allSettled(ahead);
     }
+  }
+
+  async readObjectInto(
+    ref: ObjectRef,
+    write: (data: Uint8Array, offset: number) => Promise<void>,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const chunks = await this.chunksOf(ref);
+    const total = chunks.reduce((sum, c) => sum + c.size, 0);
+    if (total !== ref.size) throw new Error(`object ${ref.id} holds ${total} bytes, not the ${ref.size} its ref says`);
+    this.reader ??= new ChunkReader(this.blobs, this.parts.config.chunker.maxSize);
+    const missing = (chunk: ChunkRef) =>
+      new MissingBlobError(`chunk ${chunk.id.toString("hex")} of object ${ref.id}`, this.store.describe);
+    await this.reader.read(chunks, write, missing, signal);
   }
 
   async saveSnapshot(manifest: Omit<SnapshotManifest, "id">): Promise<SnapshotManifest> {

@@ -102,6 +102,16 @@ export interface Repository {
   writeTree(entries: TreeEntry[]): Promise<string>;
   /** Streams an object's bytes, optionally a range of them. */
   readObject(ref: ObjectRef, range?: { offset: number; length: number }): AsyncIterable<Uint8Array>;
+  /**
+   * Optional, for restores: reads the whole object through a few reused buffers, calling `write` with each piece
+   * and its offset in the object. Several writes may run at once and finish in any order; a piece's bytes are
+   * reused once its write resolves. Resolves after the last write.
+   */
+  readObjectInto?(
+    ref: ObjectRef,
+    write: (data: Uint8Array, offset: number) => Promise<void>,
+    signal?: AbortSignal,
+  ): Promise<void>;
   readTree(id: string): Promise<TreeEntry[]>;
   /** Optional: the sealed small-object path (see SealedObjectSink). */
   sealedObjects?(): SealedObjectSink;

@@ -4,7 +4,7 @@ import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { dataRuns, writeStream } from "../../../src/datamover/sparse-writer.ts";
+import { dataRuns, writeAt, writeStream } from "../../../src/datamover/sparse-writer.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "skiff-sparse-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -61,7 +61,37 @@ describe("writeStream", () => {
   });
 });
 
+describe("writeAt", () => {
+  it("writes pieces at unaligned offsets in any order, leaving holes only for whole zero blocks", async () => {
+    const data = pattern();
+    const path = join(dir, "positional");
+    const handle = await open(path, "w");
+    let written = 0;
+    try {
+      // Pieces cut at odd places (as chunks are), written last first.
+      const cuts = [0, 3001, 5000 + (1 << 20) + 7, 5000 + (3 << 20) + 100, data.length];
+      const pieces = cuts.slice(1).map((end, i) => ({ at: cuts[i]!, bytes: data.subarray(cuts[i]!, end) }));
+      for (const piece of pieces.reverse()) written += await writeAt(handle, piece.bytes, piece.at, true);
+      await handle.truncate(data.length);
+    } finally {
+      await handle.close();
+    }
+    assert.ok(readFileSync(path).equals(data));
+    assert.ok(written < 5000 + 4096 + 2 * 4096 * 2, `wrote ${written} bytes`);
+    assert.ok(statSync(path).blocks * 512 < 1 << 20, "the 3 MiB zero run is a hole");
+  });
+});
+
 describe("dataRuns", () => {
+  it("counts blocks from the file offset the data goes to", () => {
+    const data = Buffer.alloc(3 * 4096);
+    data[100] = 1; // file offset 4096 - 10 + 100: the second file block
+    assert.deepEqual(dataRuns(data, 4096 - 10), [[10, 10 + 4096]]);
+    data[5] = 1; // the first, partial block (file offset 4086..4095)
+    assert.deepEqual(dataRuns(data, 4096 - 10), [[0, 10 + 4096]]);
+    assert.deepEqual(dataRuns(Buffer.alloc(100), 50), []);
+  });
+
   it("merges neighbouring data blocks and treats a short zero tail as a hole", () => {
     const data = Buffer.alloc(5 * 4096 + 100);
     data[10] = 1; // block 0
