@@ -22,6 +22,7 @@ import {
   packKey,
   TrailerEntries,
 } from "./pack-format.ts";
+import { PackWindows } from "./pack-windows.ts";
 import { openInPlace, plaintextOf } from "./record-open.ts";
 import type { SealPool } from "./seal-pool.ts";
 
@@ -78,10 +79,13 @@ export class BlobStore {
   private waitingForSlot = 0;
   private failure: Error | undefined;
   private recentPack: { number: number; data: Buffer } | undefined;
+  /** Small data records are read a window at a time (restores of many small files). */
+  private readonly windows: PackWindows;
 
   constructor(settings: BlobStoreSettings) {
     this.settings = settings;
     this.packBuffers = new BufferPool(packBufferSize(settings.packSize), settings.maxUploads + 1);
+    this.windows = new PackWindows(settings.store, 1 << 20, 4);
   }
 
   get store(): ObjectStore {
@@ -365,6 +369,8 @@ export class BlobStore {
       this.recentPack = { number: pack, data };
       return { record: data.subarray(offset, offset + length), pack };
     }
+    const windowed = info.kind === "d" ? await this.windows.read(key, offset, length) : undefined;
+    if (windowed !== undefined) return { record: windowed, pack };
     // A view, not Buffer.from(bytes), which would copy the whole record.
     return { record: asBuffer(await this.settings.store.get(key, { offset, length })), pack };
   }
