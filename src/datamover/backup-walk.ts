@@ -45,7 +45,7 @@ export interface WalkContext {
    * `sink.maxObjectBytes` for the sink (a SealedFile), otherwise the bytes come back.
    */
   smallFiles: {
-    run(job: { path: string; expectedSize: number }, what: string): Promise<Uint8Array | SealedFile>;
+    read(job: { path: string; expectedSize: number }, what: string): Promise<Uint8Array | SealedFile>;
     sink: SealedObjectSink | undefined;
     /** Called once a sealed file's record is stored (or given up), so its buffer can be reused. */
     release(file: SealedFile): void;
@@ -241,7 +241,7 @@ export class TreeWalker {
     const { signal, repo, stats, meter, smallFiles } = this.#ctx;
     let data: Uint8Array | SealedFile;
     try {
-      data = await smallFiles.run({ path: absPath, expectedSize: entry.size }, relPath);
+      data = await smallFiles.read({ path: absPath, expectedSize: entry.size }, relPath);
     } catch (err) {
       if (!(err instanceof JobError)) throw err;
       this.#issue(relPath, `cannot read: ${err.reason}`);

@@ -6,13 +6,12 @@ import { lstat, open, stat, statfs } from "node:fs/promises";
 import { hostname as osHostname } from "node:os";
 import { dirname, resolve } from "node:path";
 import type { Repository, SnapshotManifest, SnapshotStats } from "../repository/types.ts";
-import { type SourceIssue, TreeWalker, type WalkContext } from "./backup-walk.ts";
-import { BatchWorkerPool } from "./batch-worker-pool.ts";
+import { type SourceIssue, TreeWalker } from "./backup-walk.ts";
 import { deviceSize } from "./block-device.ts";
-import type { ReaderJob, ReaderResult, SealedFile } from "./file-reader-worker.ts";
 import { selectParentSnapshot } from "./parent.ts";
 import { type ProgressListener, ProgressMeter } from "./progress.ts";
 import { type ManifestWithRoot, rootAttributesFrom } from "./root-directory.ts";
+import { SmallFileReader } from "./small-file-reader.ts";
 import { readChunks, readPipe } from "./source-reader.ts";
 
 export interface BackupOptions {
@@ -71,40 +70,17 @@ export async function backupDirectory(repo: Repository, options: BackupOptions):
   if (options.signal?.aborted) forwardAbort();
   const stats = emptyStats();
   const meter = new ProgressMeter({ onProgress: options.onProgress, intervalMs: options.progressIntervalMs });
-  let readerPool: ReaderPool | undefined;
+  let smallFiles: SmallFileReader | undefined;
   try {
-    // With a repository that takes sealed records, the reader thread also hashes and encrypts small files. One
-    // reader: with the main thread (walk, index, packs) it keeps two cores busy; a second one measured no faster
-    // on two cores and cost 25-50 MB more.
-    const sink = repo.sealedObjects?.();
-    const script = new URL("./file-reader-worker.ts", import.meta.url);
-    const pool: ReaderPool = new BatchWorkerPool(script, 1, "read", sink?.sealing);
-    readerPool = pool;
+    smallFiles = new SmallFileReader(repo);
+    const reader = smallFiles;
     if (parent !== undefined) meter.setTotal(parent.stats.bytes);
     else {
-      void estimateTotal(source, pool).then((total) => {
+      void estimateTotal(source, reader).then((total) => {
         // A late estimate must not report after the run ended.
         if (total !== undefined && !run.signal.aborted) meter.setTotal(total);
       });
     }
-    // Files still to be stored from each shared record buffer; the last one sends the buffer back to a reader.
-    const sharesLeft = new Map<ArrayBuffer, number>();
-    const smallFiles: WalkContext["smallFiles"] = {
-      run: (job, what) =>
-        pool.run(
-          sink === undefined ? { kind: "read", ...job } : { kind: "seal", ...job, maxBytes: sink.maxObjectBytes },
-          what,
-        ) as Promise<Uint8Array | SealedFile>,
-      sink,
-      release(file) {
-        const left = (sharesLeft.get(file.buffer) ?? file.shares) - 1;
-        if (left > 0) sharesLeft.set(file.buffer, left);
-        else {
-          sharesLeft.delete(file.buffer);
-          pool.give(file.buffer);
-        }
-      },
-    };
     const walker = new TreeWalker({
       smallFiles,
       repo,
@@ -141,7 +117,7 @@ export async function backupDirectory(repo: Repository, options: BackupOptions):
   } finally {
     meter.stop();
     // Also stops the size estimate if it is still walking.
-    await readerPool?.close();
+    await smallFiles?.close();
     options.signal?.removeEventListener("abort", forwardAbort);
     // Marks the run as over, so a late estimate is ignored.
     if (!run.signal.aborted) run.abort(new Error("backup finished"));
@@ -263,20 +239,18 @@ async function resolveParent(
   return manifest;
 }
 
-type ReaderPool = BatchWorkerPool<ReaderJob, ReaderResult>;
-
 /**
  * The total for progress reports. A mount point's used bytes (statfs) is instant and close for a volume; a plain
  * directory is measured by a metadata-only walk on a reader thread, beside the backup.
  */
-async function estimateTotal(source: string, pool: ReaderPool): Promise<number | undefined> {
+async function estimateTotal(source: string, reader: SmallFileReader): Promise<number | undefined> {
   try {
     const [self, above] = await Promise.all([stat(source), stat(dirname(source))]);
     if (self.dev !== above.dev) {
       const fs = await statfs(source);
       return (fs.blocks - fs.bfree) * fs.bsize;
     }
-    return (await pool.run({ kind: "estimate", root: source }, source)) as number;
+    return await reader.estimate(source);
   } catch {
     return undefined;
   }

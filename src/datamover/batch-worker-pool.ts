@@ -69,6 +69,13 @@ export class BatchWorkerPool<J, R> {
     }
   }
 
+  /** Jobs queued or in a worker's hands. */
+  get pendingJobs(): number {
+    let jobs = this.#queued.length;
+    for (const batch of this.#batches.values()) jobs += batch.pending.length;
+    return jobs;
+  }
+
   /** Runs one job; `what` (a path) names it in the error if it fails. */
   run(job: J, what: string): Promise<R> {
     if (this.#failure) return Promise.reject(this.#failure);

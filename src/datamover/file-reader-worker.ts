@@ -21,7 +21,8 @@ export type ReaderJob =
 
 /**
  * A sealed file: its plain size and where ObjectSealer.sealInto wrote it (see splitSealed). The records of
- * `shares` files share the buffer; once all are stored it can go back to a reader (BatchWorkerPool.give).
+ * `shares` files share the buffer; once all are stored it can go back to a reader (BatchWorkerPool.give). 0: a
+ * buffer of the main thread's own, not shared.
  */
 export interface SealedFile {
   size: number;

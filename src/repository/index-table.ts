@@ -1,23 +1,50 @@
 /**
- * The in-memory blob index: an open-addressing hash table in one Uint32Array, 7 words (28 bytes) per slot:
- * the 128-bit blob id, the pack number, the offset and the stored length. No JS object per blob, so a million
- * blobs cost about 28 bytes / load factor (37-56 bytes) each and the garbage collector never sees them.
+ * The in-memory blob index: open-addressing hash tables in Uint32Arrays, 7 words (28 bytes) per slot: the 128-bit
+ * blob id, the pack number, the offset and the stored length. No JS object per blob, so a million blobs cost
+ * about 28 bytes / load factor (37-56 bytes) each and the garbage collector never sees them.
  * Pack number 0 marks an empty slot; real pack numbers start at 1.
+ *
+ * The ids are spread over 256 segments by their first byte, each a table of its own that grows alone: growing one
+ * big table needs the old and the new array at once (a million blobs: 34 + 50 MB for a moment, and the old one
+ * until the collector frees it), growing a segment a 256th of that. Slot numbers run through the segments in
+ * order; they stay valid until the next insert.
  */
 
 const STRIDE = 7;
 const MAX_LOAD = 0.75;
 /** Growing by half (not doubling) keeps the table, and the copy made while growing, smaller. */
 const GROWTH = 1.5;
+const SEGMENTS = 256;
+
+class Segment {
+  words: Uint32Array;
+  slots: number;
+  count = 0;
+  constructor(slots: number) {
+    this.slots = slots;
+    this.words = new Uint32Array(slots * STRIDE);
+  }
+}
+
+/** The home slot of an id in a segment of `slots` slots (the first byte chose the segment, so it is left out). */
+function home(b: number, c: number, slots: number): number {
+  return ((b ^ (c >>> 7)) >>> 0) % slots;
+}
 
 export class IndexTable {
-  private words: Uint32Array;
-  private slots: number;
+  private readonly segments: Segment[] = [];
+  /** First global slot of each segment, and the total capacity at the end. */
+  private readonly bases = new Float64Array(SEGMENTS + 1);
   private count = 0;
+  /** The segment of the last slot looked up (slots are mostly visited in order), and its words. */
+  private lastSegment = 0;
+  private located: Uint32Array;
 
   constructor(initialCapacity = 1 << 12) {
-    this.slots = Math.max(16, Math.ceil(initialCapacity));
-    this.words = new Uint32Array(this.slots * STRIDE);
+    const perSegment = Math.max(16, Math.ceil(initialCapacity / SEGMENTS));
+    for (let i = 0; i < SEGMENTS; i++) this.segments.push(new Segment(perSegment));
+    this.located = this.segments[0]!.words;
+    this.rebase(0);
   }
 
   get size(): number {
@@ -25,12 +52,14 @@ export class IndexTable {
   }
 
   get capacity(): number {
-    return this.slots;
+    return this.bases[SEGMENTS]!;
   }
 
   /** Bytes held by the table. */
   get byteLength(): number {
-    return this.words.byteLength;
+    let bytes = 0;
+    for (const segment of this.segments) bytes += segment.words.byteLength;
+    return bytes;
   }
 
   /** The slot holding `id`, or -1. */
@@ -39,13 +68,15 @@ export class IndexTable {
     const b = readWord(id, 4);
     const c = readWord(id, 8);
     const d = readWord(id, 12);
-    const words = this.words;
-    const slots = this.slots;
-    let slot = ((a ^ (b >>> 7)) >>> 0) % slots;
+    const index = a & 0xff;
+    const { words, slots } = this.segments[index]!;
+    let slot = home(b, c, slots);
     for (;;) {
       const base = slot * STRIDE;
       if (words[base + 4] === 0) return -1;
-      if (words[base] === a && words[base + 1] === b && words[base + 2] === c && words[base + 3] === d) return slot;
+      if (words[base] === a && words[base + 1] === b && words[base + 2] === c && words[base + 3] === d) {
+        return this.bases[index]! + slot;
+      }
       slot = slot + 1 === slots ? 0 : slot + 1;
     }
   }
@@ -60,14 +91,17 @@ export class IndexTable {
     at = 0,
   ): { slot: number; added: boolean } {
     if (pack <= 0) throw new Error("pack numbers start at 1");
-    if ((this.count + 1) / this.capacity > MAX_LOAD) this.grow();
     const a = readWord(id, at);
     const b = readWord(id, at + 4);
     const c = readWord(id, at + 8);
     const d = readWord(id, at + 12);
-    const words = this.words;
-    const slots = this.slots;
-    let slot = ((a ^ (b >>> 7)) >>> 0) % slots;
+    const index = a & 0xff;
+    let segment = this.segments[index]!;
+    if ((segment.count + 1) / segment.slots > MAX_LOAD) {
+      segment = this.grow(index);
+    }
+    const { words, slots } = segment;
+    let slot = home(b, c, slots);
     for (;;) {
       const base = slot * STRIDE;
       if (words[base + 4] === 0) {
@@ -78,11 +112,12 @@ export class IndexTable {
         words[base + 4] = pack;
         words[base + 5] = offset;
         words[base + 6] = length;
+        segment.count++;
         this.count++;
-        return { slot, added: true };
+        return { slot: this.bases[index]! + slot, added: true };
       }
       if (words[base] === a && words[base + 1] === b && words[base + 2] === c && words[base + 3] === d) {
-        return { slot, added: false };
+        return { slot: this.bases[index]! + slot, added: false };
       }
       slot = slot + 1 === slots ? 0 : slot + 1;
     }
@@ -90,50 +125,85 @@ export class IndexTable {
 
   /** Moves an entry to another place (pack rewrite). */
   relocate(slot: number, pack: number, offset: number, length: number): void {
-    const base = slot * STRIDE;
-    this.words[base + 4] = pack;
-    this.words[base + 5] = offset;
-    this.words[base + 6] = length;
+    const base = this.locate(slot);
+    const words = this.located;
+    words[base + 4] = pack;
+    words[base + 5] = offset;
+    words[base + 6] = length;
   }
 
   isUsed(slot: number): boolean {
-    return this.words[slot * STRIDE + 4] !== 0;
+    const base = this.locate(slot);
+    const words = this.located;
+    return words[base + 4] !== 0;
   }
   packOf(slot: number): number {
-    return this.words[slot * STRIDE + 4]!;
+    const base = this.locate(slot);
+    const words = this.located;
+    return words[base + 4]!;
   }
   offsetOf(slot: number): number {
-    return this.words[slot * STRIDE + 5]!;
+    const base = this.locate(slot);
+    const words = this.located;
+    return words[base + 5]!;
   }
   lengthOf(slot: number): number {
-    return this.words[slot * STRIDE + 6]!;
+    const base = this.locate(slot);
+    const words = this.located;
+    return words[base + 6]!;
   }
   idOf(slot: number): Buffer {
-    const base = slot * STRIDE;
     const out = Buffer.allocUnsafe(16);
-    for (let i = 0; i < 4; i++) out.writeUInt32LE(this.words[base + i]!, i * 4);
+    this.copyId(slot, out, 0);
     return out;
   }
   /** Copies the id into `target` at `at` without allocating. */
   copyId(slot: number, target: Buffer, at: number): void {
-    const base = slot * STRIDE;
-    for (let i = 0; i < 4; i++) target.writeUInt32LE(this.words[base + i]!, at + i * 4);
+    const base = this.locate(slot);
+    const words = this.located;
+    for (let i = 0; i < 4; i++) target.writeUInt32LE(words[base + i]!, at + i * 4);
   }
 
-  private grow(): void {
-    const old = this.words;
-    const oldSlots = this.slots;
-    const slots = Math.ceil(oldSlots * GROWTH);
-    const words = new Uint32Array(slots * STRIDE);
-    for (let s = 0; s < oldSlots; s++) {
-      const base = s * STRIDE;
-      if (old[base + 4] === 0) continue;
-      let slot = ((old[base]! ^ (old[base + 1]! >>> 7)) >>> 0) % slots;
-      while (words[slot * STRIDE + 4] !== 0) slot = slot + 1 === slots ? 0 : slot + 1;
-      words.set(old.subarray(base, base + STRIDE), slot * STRIDE);
+  /** Points `located` at the segment's words of a global slot and returns the slot's word offset in them. */
+  private locate(slot: number): number {
+    const bases = this.bases;
+    let index = this.lastSegment;
+    if (!(slot >= bases[index]! && slot < bases[index + 1]!)) {
+      if (!(slot >= 0 && slot < bases[SEGMENTS]!)) throw new RangeError(`slot ${slot} is outside the index table`);
+      let lo = 0;
+      let hi = SEGMENTS - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >>> 1;
+        if (bases[mid]! <= slot) lo = mid;
+        else hi = mid - 1;
+      }
+      index = lo;
+      this.lastSegment = index;
     }
-    this.words = words;
-    this.slots = slots;
+    this.located = this.segments[index]!.words;
+    return (slot - bases[index]!) * STRIDE;
+  }
+
+  private grow(index: number): Segment {
+    const old = this.segments[index]!;
+    const next = new Segment(Math.ceil(old.slots * GROWTH));
+    const { words, slots } = next;
+    for (let s = 0; s < old.slots; s++) {
+      const base = s * STRIDE;
+      if (old.words[base + 4] === 0) continue;
+      let slot = home(old.words[base + 1]!, old.words[base + 2]!, slots);
+      while (words[slot * STRIDE + 4] !== 0) slot = slot + 1 === slots ? 0 : slot + 1;
+      words.set(old.words.subarray(base, base + STRIDE), slot * STRIDE);
+    }
+    next.count = old.count;
+    this.segments[index] = next;
+    this.rebase(index);
+    return next;
+  }
+
+  /** Recomputes the first slots of the segments after `from`. */
+  private rebase(from: number): void {
+    for (let i = from; i < SEGMENTS; i++) this.bases[i + 1] = this.bases[i]! + this.segments[i]!.slots;
   }
 }
 

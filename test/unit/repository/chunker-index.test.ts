@@ -74,6 +74,24 @@ test("the index table finds every inserted id across growth and keeps the first 
   assert.ok(table.byteLength / table.size < 64, `${table.byteLength / table.size} bytes per entry`);
 });
 
+test("the index table's slots run through every entry once, also after growth and relocation", () => {
+  const table = new IndexTable();
+  const ids = Array.from({ length: 50_000 }, () => randomBytes(16));
+  for (const [i, id] of ids.entries()) table.insert(id, (i % 5) + 1, i, 1);
+  const seen = new Set<string>();
+  for (let slot = 0; slot < table.capacity; slot++) {
+    if (!table.isUsed(slot)) continue;
+    const id = table.idOf(slot).toString("hex");
+    assert.ok(!seen.has(id));
+    seen.add(id);
+  }
+  assert.equal(seen.size, ids.length);
+  const slot = table.find(ids[123]!);
+  table.relocate(slot, 7, 8, 9);
+  assert.deepEqual([table.packOf(slot), table.offsetOf(slot), table.lengthOf(slot)], [7, 8, 9]);
+  assert.throws(() => table.packOf(table.capacity), RangeError);
+});
+
 test("index files keep their entries sorted by id and round-trip", async () => {
   const { decodeIndexFile, encodeIndexFile } = await import("../../../src/repository/pack-format.ts");
   const { splitMasterKey } = await import("../../../src/repository/crypto.ts");
