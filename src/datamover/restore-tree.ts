@@ -6,7 +6,7 @@
  */
 import { link, lstat, mkdir, open, rename, rm, symlink, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import type { Repository, TreeEntry } from "../repository/types.ts";
+import type { ObjectRef, Repository, SealedObjectSource, TreeEntry } from "../repository/types.ts";
 import type { SmallFileWriterPool } from "./file-writer-pool.ts";
 import { Limiter } from "./limiter.ts";
 import type { ProgressMeter } from "./progress.ts";
@@ -47,6 +47,8 @@ export interface RestoreContext {
   onNotice: (message: string) => void;
   /** Creates the small files off the main thread. */
   smallFiles: SmallFileWriterPool;
+  /** Sealed records of small files, opened by the writer threads (when the repository offers them). */
+  records: SealedObjectSource | undefined;
 }
 
 let temporaryCounter = 0;
@@ -179,45 +181,52 @@ export class TreeRestorer {
     return { done: written };
   }
 
-  /** Downloads a small file whole; a writer thread creates it (see file-writer-pool.ts). */
+  /** Fetches a small file whole; a writer thread opens it and creates the file (see file-writer-pool.ts). */
   async #writeSmallFile(path: string, entry: TreeEntry): Promise<void> {
-    const { repo, signal, stats, meter } = this.#ctx;
+    const { signal, stats, meter, smallFiles, records } = this.#ctx;
     signal.throwIfAborted();
-    let data: Uint8Array = new Uint8Array(0);
-    if (entry.content !== undefined && entry.content.size > 0) {
-      const parts: Uint8Array[] = [];
-      for await (const part of repo.readObject(entry.content)) parts.push(part);
-      // A compact copy: posting a view to the writer thread would clone its whole backing buffer (a pack, say).
-      data = new Uint8Array(entry.content.size > 0 ? parts.reduce((n, p) => n + p.length, 0) : 0);
-      let at = 0;
-      for (const part of parts) {
-        data.set(part, at);
-        at += part.length;
-      }
-      if (data.length !== entry.content.size) {
-        throw new Error(
-          `object ${entry.content.id} of '${path}' returned ${data.length} bytes, expected ${entry.content.size}`,
-        );
-      }
-    }
-    signal.throwIfAborted();
-    // Not `+= await`: that would read the counter before the wait and lose concurrent updates.
-    const written = await this.#ctx.smallFiles.write({
+    const ref = entry.content;
+    const size = ref?.size ?? 0;
+    const file = {
       temporary: this.#temporaryName(path),
       path,
-      data,
       mode: entry.mode,
       uid: entry.uid,
       gid: entry.gid,
       mtime: secondsFromNs(entry.mtimeNs),
-      chown: this.#ctx.attributes.chown,
-      sparse: this.#ctx.writeSparseFiles,
-      overwrite: this.#ctx.overwrite,
+      size,
+    };
+    let writing: Promise<number> | undefined;
+    if (ref === undefined || size === 0) writing = smallFiles.write(file, { data: new Uint8Array(0) });
+    else if (records !== undefined) {
+      // The sealed record goes to the writer thread, which opens it (the pool copies it before the view lapses).
+      const sealed = await records.withRecord(ref, (id, record) =>
+        signal.aborted ? undefined : smallFiles.write(file, { id, record }),
+      );
+      signal.throwIfAborted();
+      writing = sealed?.value;
+    }
+    writing ??= this.#readSmall(path, ref!).then((data) => {
+      signal.throwIfAborted();
+      return smallFiles.write(file, { data });
     });
+    // Not `+= await`: that would read the counter before the wait and lose concurrent updates.
+    const written = await writing;
     stats.bytesWritten += written;
-    meter.add(data.length);
+    meter.add(size);
     stats.files++;
     stats.bytes += entry.size;
+  }
+
+  /** A small object's plaintext, for repositories that do not hand out sealed records. */
+  async #readSmall(path: string, ref: ObjectRef): Promise<Uint8Array> {
+    const parts: Uint8Array[] = [];
+    for await (const part of this.#ctx.repo.readObject(ref)) parts.push(part);
+    const data = Buffer.concat(parts);
+    if (data.length !== ref.size) {
+      throw new Error(`object ${ref.id} of '${path}' returned ${data.length} bytes, expected ${ref.size}`);
+    }
+    return data;
   }
 
   #temporaryName(path: string): string {

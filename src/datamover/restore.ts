@@ -6,7 +6,6 @@ import type { Stats } from "node:fs";
 import { lstat, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import type { Repository, SnapshotManifest } from "../repository/types.ts";
-import { smallFileThreads } from "./batch-worker-pool.ts";
 import { SmallFileWriterPool } from "./file-writer-pool.ts";
 import { type ProgressListener, ProgressMeter } from "./progress.ts";
 import { applyToPath } from "./restore-attributes.ts";
@@ -77,7 +76,13 @@ export async function restoreSnapshot(
       meter.setTotal(snapshot.stats.bytes);
       if (!asRoot)
         notice("not running as root: restored files are owned by the current user, not their original owners");
-      const smallFiles = new SmallFileWriterPool(smallFileThreads(options.parallelFiles ?? 4));
+      const records = repo.sealedRecords?.();
+      const smallFiles = new SmallFileWriterPool(Math.min(2, Math.max(1, options.parallelFiles ?? 4)), {
+        master: records?.opening.master,
+        chown: asRoot,
+        sparse: options.writeSparseFiles ?? false,
+        overwrite: options.overwrite ?? false,
+      });
       cleanups.push(() => smallFiles.close());
       const restorer = new TreeRestorer({
         repo,
@@ -91,6 +96,7 @@ export async function restoreSnapshot(
         signal,
         onNotice: notice,
         smallFiles,
+        records,
       });
       const rootEntry = rootEntryOf(snapshot);
       const walked = await restorer.restoreInto(target, snapshot.root);

@@ -42,6 +42,19 @@ export class PackWindows {
    * (a store without positional reads, a record too large, every window busy).
    */
   async read(key: string, offset: number, length: number): Promise<Buffer | undefined> {
+    return (await this.use(key, offset, length, (view) => Buffer.from(view)))?.value;
+  }
+
+  /**
+   * Like read, but calls `use` with a view of the window, valid only during the call (no copy), and resolves to
+   * what it returned.
+   */
+  async use<T>(
+    key: string,
+    offset: number,
+    length: number,
+    use: (view: Buffer) => T,
+  ): Promise<{ value: T } | undefined> {
     if (this.#store.readInto === undefined || length > this.maxRecord) return undefined;
     const window = this.#find(key, offset, length) ?? this.#load(key, offset);
     if (window === undefined) return undefined;
@@ -56,7 +69,7 @@ export class PackWindows {
       // The object ends before the record does: the store's own read reports it.
       return undefined;
     }
-    return Buffer.from(window.buffer.subarray(offset - window.start, offset - window.start + length));
+    return { value: use(window.buffer.subarray(offset - window.start, offset - window.start + length)) };
   }
 
   #find(key: string, offset: number, length: number): Window | undefined {

@@ -28,7 +28,15 @@ import {
   parseObjectId,
   parseTreeId,
 } from "./tree-codec.ts";
-import type { ObjectRef, Repository, SealedObjectSink, SnapshotManifest, TreeEntry, WriteOptions } from "./types.ts";
+import type {
+  ObjectRef,
+  Repository,
+  SealedObjectSink,
+  SealedObjectSource,
+  SnapshotManifest,
+  TreeEntry,
+  WriteOptions,
+} from "./types.ts";
 
 export const SNAPSHOT_PREFIX = "snapshots/";
 /** How many chunk reads run at once in readObject. */
@@ -296,6 +304,20 @@ export class SkiffRepository implements Repository {
     const missing = (chunk: ChunkRef) =>
       new MissingBlobError(`chunk ${chunk.id.toString("hex")} of object ${ref.id}`, this.store.describe);
     await this.reader.read(chunks, write, missing, signal);
+  }
+
+  sealedRecords(): SealedObjectSource {
+    const { keys } = this.parts;
+    return {
+      opening: { master: Buffer.concat([keys.encryption.export(), keys.macBytes]) },
+      withRecord: async (ref, use) => {
+        const parsed = parseObjectId(ref.id);
+        if (parsed.list) return undefined;
+        const used = await this.blobs.useRecord(parsed.blob, (record) => use(parsed.blob, record));
+        if (used === undefined) throw new MissingBlobError(`object ${ref.id}`, this.store.describe);
+        return used;
+      },
+    };
   }
 
   async saveSnapshot(manifest: Omit<SnapshotManifest, "id">): Promise<SnapshotManifest> {

@@ -94,6 +94,21 @@ export interface SealedObjectSink {
   add(id: Uint8Array, record: Uint8Array, size: number): Promise<ObjectRef>;
 }
 
+/**
+ * A fast path for restoring many small files: the caller gets a single-chunk object's sealed record and opens it
+ * on its own threads (crypto.ts's openBlob with splitMasterKey(opening.master)), next to writing the file, so
+ * the repository's thread only finds and reads records.
+ */
+export interface SealedObjectSource {
+  /** Secret (holds the master key): only for threads of this process. */
+  readonly opening: { master: Uint8Array };
+  /**
+   * Calls `use` with the blob id and sealed record of a single-chunk object, views valid only during the call,
+   * and resolves to what it returned; undefined (and `use` is not called) when the object has several chunks.
+   */
+  withRecord<T>(ref: ObjectRef, use: (id: Uint8Array, record: Uint8Array) => T): Promise<{ value: T } | undefined>;
+}
+
 /** An open repository. One instance may be used by concurrent async callers. */
 export interface Repository {
   /** Chunks, deduplicates, compresses, encrypts and stores a byte stream. */
@@ -115,6 +130,8 @@ export interface Repository {
   readTree(id: string): Promise<TreeEntry[]>;
   /** Optional: the sealed small-object path (see SealedObjectSink). */
   sealedObjects?(): SealedObjectSink;
+  /** Optional: the sealed small-object path of restores (see SealedObjectSource). */
+  sealedRecords?(): SealedObjectSource;
   /**
    * Makes everything written so far durable, then records the snapshot. Until this returns, a crash loses the
    * snapshot but never corrupts the repository.

@@ -4,7 +4,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { IntegrityError } from "../../../src/repository/crypto.ts";
+import { IntegrityError, openBlob, splitMasterKey } from "../../../src/repository/crypto.ts";
 import { packKey } from "../../../src/repository/pack-format.ts";
 import { MissingBlobError, type SkiffRepository } from "../../../src/repository/repository.ts";
 import { formatObjectId } from "../../../src/repository/tree-codec.ts";
@@ -108,4 +108,24 @@ test("a damaged record fails authentication; a missing chunk names the object; a
     },
   );
   assert.ok((await readInto(repo, ref)).data.equals(data), "the repository still reads after the failures");
+});
+
+test("sealed records of single-chunk objects open to their bytes; larger objects and unknown ones are told apart", async (t) => {
+  const { repo } = await newRepository(t, { compression: "zstd" });
+  const small = [random(5000), textLike(9000), random(1)];
+  const refs = [];
+  for (const data of small) refs.push(await repo.writeObject(streamOf(data)));
+  const large = await repo.writeObject(streamOf(random(3 * max)));
+  await repo.saveSnapshot(manifest());
+  const source = repo.sealedRecords();
+  const keys = splitMasterKey(Buffer.from(source.opening.master));
+  for (const [i, ref] of refs.entries()) {
+    const opened = await source.withRecord(ref, (id, record) => openBlob(keys, id, record));
+    assert.ok(opened?.value.equals(small[i]!), `object ${i}`);
+  }
+  assert.equal(await source.withRecord(large, () => assert.fail("a chunk list has no single record")), undefined);
+  await assert.rejects(
+    source.withRecord({ id: formatObjectId(false, random(16)), size: 1 }, () => 1),
+    MissingBlobError,
+  );
 });
