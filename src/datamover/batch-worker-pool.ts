@@ -6,6 +6,8 @@
 import { parentPort, type TransferListItem, Worker } from "node:worker_threads";
 
 const maxBatch = 32;
+/** Buffers waiting to go back to the workers; more are left to the collector. */
+const maxGifts = 64;
 
 /**
  * These threads hold little besides the buffers in flight (outside the heap): small heap limits keep each
@@ -50,7 +52,7 @@ export class BatchWorkerPool<J, R> {
   #nextBatch = 0;
   #queued: Array<{ job: J; pending: Pending<R> }> = [];
   #flushScheduled = false;
-  #gifts = 0;
+  #gifts: ArrayBuffer[] = [];
   #failure: Error | undefined;
   readonly #describe: string;
 
@@ -89,11 +91,12 @@ export class BatchWorkerPool<J, R> {
     });
   }
 
-  /** Hands a buffer to a worker for reuse (see serveBatches' `receive`). */
+  /**
+   * Hands a buffer to a worker for reuse (see serveBatches' `receive`). It travels with the next batch: a message
+   * of its own would wake the worker once more per buffer.
+   */
   give(buffer: ArrayBuffer): void {
-    if (this.#failure || this.#workers.length === 0) return;
-    this.#gifts = (this.#gifts + 1) % this.#workers.length;
-    this.#workers[this.#gifts]!.postMessage({ gift: buffer }, [buffer]);
+    if (this.#failure === undefined && this.#gifts.length < maxGifts) this.#gifts.push(buffer);
   }
 
   async close(): Promise<void> {
@@ -109,7 +112,9 @@ export class BatchWorkerPool<J, R> {
       const id = this.#nextBatch++;
       this.#busy[worker]!++;
       this.#batches.set(id, { worker, pending: batch.map((b) => b.pending) });
-      this.#workers[worker]!.postMessage({ id, jobs: batch.map((b) => b.job) });
+      const gifts = this.#gifts;
+      this.#gifts = [];
+      this.#workers[worker]!.postMessage({ id, jobs: batch.map((b) => b.job), gifts }, gifts);
     }
   }
 
@@ -144,11 +149,8 @@ export function serveBatches<J, R>(
   handle: (job: J) => { value: R; transfer?: TransferListItem[] },
   hooks: { endBatch?: () => void; receive?: (buffer: ArrayBuffer) => void } = {},
 ): void {
-  parentPort?.on("message", (message: { id: number; jobs: J[] } | { gift: ArrayBuffer }) => {
-    if ("gift" in message) {
-      hooks.receive?.(message.gift);
-      return;
-    }
+  parentPort?.on("message", (message: { id: number; jobs: J[]; gifts?: ArrayBuffer[] }) => {
+    if (hooks.receive !== undefined) for (const gift of message.gifts ?? []) hooks.receive(gift);
     const transfer: TransferListItem[] = [];
     const results: BatchResult<R>[] = message.jobs.map((job) => {
       try {
