@@ -56,6 +56,13 @@ class Writer {
     this.pos += data.length;
   }
   string(value: string): void {
+    // Most strings here are short ASCII (decimal numbers, names): written byte by byte, without a Buffer each.
+    if (value.length < 0x80 && isAscii(value)) {
+      this.room(1 + value.length);
+      this.buf[this.pos++] = value.length;
+      for (let i = 0; i < value.length; i++) this.buf[this.pos++] = value.charCodeAt(i);
+      return;
+    }
     const data = Buffer.from(value, "utf8");
     this.uint(data.length);
     this.bytes(data);
@@ -63,6 +70,25 @@ class Writer {
   done(): Buffer {
     return this.buf.subarray(0, this.pos);
   }
+}
+
+function isAscii(value: string): boolean {
+  for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) >= 0x80) return false;
+  return true;
+}
+
+/**
+ * Order of two names by their UTF-8 bytes. UTF-16 code unit order is the same unless a surrogate meets a code
+ * unit in U+E000..U+FFFF, so only names with such characters are encoded to compare.
+ */
+function compareUtf8(a: string, b: string): number {
+  if (!hasHighUnits(a) && !hasHighUnits(b)) return a < b ? -1 : a > b ? 1 : 0;
+  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+}
+
+function hasHighUnits(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0xd800) return true;
+  return false;
 }
 
 class Reader {
@@ -124,16 +150,15 @@ export function encodeTree(entries: TreeEntry[]): Buffer {
   const w = new Writer();
   w.uint(TREE_VERSION);
   w.uint(entries.length);
-  let previous: Buffer | undefined;
+  let previous: string | undefined;
   for (const e of entries) {
-    const name = Buffer.from(e.name, "utf8");
     if (e.name === "" || e.name.includes("/") || e.name === "." || e.name === "..") {
       throw new Error(`invalid tree entry name '${e.name}'`);
     }
-    if (previous !== undefined && Buffer.compare(previous, name) >= 0) {
+    if (previous !== undefined && compareUtf8(previous, e.name) >= 0) {
       throw new Error(`tree entries must be sorted by name without duplicates: '${e.name}' is out of order`);
     }
-    previous = name;
+    previous = e.name;
     const type = TYPES.indexOf(e.type);
     if (type < 0) throw new Error(`tree entry '${e.name}' has unknown type '${e.type}'`);
     if (!/^-?\d+$/.test(e.mtimeNs)) throw new Error(`tree entry '${e.name}' has invalid mtimeNs '${e.mtimeNs}'`);
@@ -145,8 +170,7 @@ export function encodeTree(entries: TreeEntry[]): Buffer {
     if (e.rdev !== undefined) flags |= F_RDEV;
     if (e.inode !== undefined) flags |= F_INODE;
     if (e.ctimeNs !== undefined) flags |= F_CTIME;
-    w.uint(name.length);
-    w.bytes(name);
+    w.string(e.name);
     w.uint(type);
     w.uint(flags);
     w.uint(e.mode);
