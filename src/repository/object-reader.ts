@@ -76,8 +76,17 @@ export class ChunkReader {
       if (data === undefined) throw missing(chunk);
       if (data.length !== chunk.size) throw new Error(`chunk ${chunk.id.toString("hex")} has the wrong size`);
       await write(data, offset);
+      // A chunk not read into the buffer (decompressed, say) came in a buffer of its own, made for this read:
+      // free it now, not at the next garbage collection, which external memory triggers only every 64 MB or so.
+      if (data.buffer !== buffer.buffer) release(data);
     } finally {
       this.#buffers.give(buffer);
     }
   }
+}
+
+/** Detaches a result's own ArrayBuffer (zlib's output may be a little longer than the data; it is still its own). */
+function release(data: Buffer): void {
+  const whole = data.buffer;
+  if (data.byteOffset === 0 && whole instanceof ArrayBuffer && whole.byteLength >= 64 * 1024) whole.transfer(0);
 }
