@@ -57,6 +57,7 @@ export class SmallFileWriterPool {
   #nextBatch = 0;
   readonly #freeBuffers: ArrayBuffer[] = [];
   #failure: Error | undefined;
+  #closing = false;
 
   constructor(size: number, setup: WriterSetup) {
     this.#size = size;
@@ -98,6 +99,9 @@ export class SmallFileWriterPool {
   }
 
   async close(): Promise<void> {
+    this.#closing = true;
+    // Files still being batched (a cancelled restore) fail rather than wait for threads that are gone.
+    this.#fail(new Error("the writer threads were closed"));
     const threads = this.#threads ?? [];
     this.#threads = [];
     await Promise.all(threads.map((t) => t.worker.terminate()));
@@ -113,6 +117,9 @@ export class SmallFileWriterPool {
       const thread = { worker, batches: 0 };
       worker.on("message", (reply: WriterReply) => this.#settle(reply));
       worker.on("error", (err) => this.#fail(err));
+      worker.on("exit", (code) => {
+        if (!this.#closing) this.#fail(new Error(`exited with code ${code}`));
+      });
       threads.push(thread);
     }
     return threads;
@@ -128,6 +135,10 @@ export class SmallFileWriterPool {
     const batch = this.#open;
     if (batch === undefined) return;
     this.#open = undefined;
+    if (this.#failure !== undefined) {
+      for (const p of batch.pending) p.reject(this.#failure);
+      return;
+    }
     this.#threads ??= this.#start();
     let thread = this.#threads[0]!;
     for (const t of this.#threads) if (t.batches < thread.batches) thread = t;
@@ -148,10 +159,13 @@ export class SmallFileWriterPool {
     for (const [i, p] of sent.pending.entries()) settleFile(p, results[i]);
   }
 
+  /** A thread died: every file not done yet fails (those still being batched too), and so does any later one. */
   #fail(err: Error): void {
-    this.#failure = new Error("a restore writer thread failed", { cause: err });
+    this.#failure ??= new Error("a restore writer thread failed", { cause: err });
     for (const sent of this.#sent.values()) for (const p of sent.pending) p.reject(this.#failure);
     this.#sent.clear();
+    for (const p of this.#open?.pending ?? []) p.reject(this.#failure);
+    this.#open = undefined;
   }
 }
 

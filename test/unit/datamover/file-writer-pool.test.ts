@@ -85,3 +85,14 @@ describe("SmallFileWriterPool", () => {
     assert.equal(readFileSync(join(dir, "in-the-way"), "utf8"), "data");
   });
 });
+
+describe("SmallFileWriterPool when threads go away", () => {
+  it("fails files still being batched when closed, and later ones at once", async () => {
+    const closing = new SmallFileWriterPool(1, setup);
+    await closing.write(file("before-close", 1), { data: Buffer.from("x") });
+    const queued = assert.rejects(closing.write(file("queued", 1), { data: Buffer.from("y") }), /writer thread/);
+    await closing.close();
+    await queued;
+    await assert.rejects(closing.write(file("after", 1), { data: Buffer.from("z") }), /writer thread/);
+  });
+});
