@@ -71,6 +71,8 @@ export class MissingBlobError extends Error {
 export class SkiffRepository implements Repository {
   readonly parts: RepositoryParts;
   private readonly budget: ByteBudget;
+  /** Large chunks handed to the seal pool and not yet stored (each holds a pooled buffer). */
+  private readonly chunkSlots: ByteBudget;
   /** Content being sealed right now, so concurrent writers of the same bytes store them once. */
   private readonly sealing = new Map<string, Promise<void>>();
   private lock: Promise<RepositoryLock> | undefined;
@@ -81,6 +83,7 @@ export class SkiffRepository implements Repository {
   constructor(parts: RepositoryParts) {
     this.parts = parts;
     this.budget = new ByteBudget(parts.inflightBytes);
+    this.chunkSlots = new ByteBudget(parts.chunksInFlight);
   }
 
   get store(): ObjectStore {
@@ -121,6 +124,11 @@ export class SkiffRepository implements Repository {
     let size = 0;
     const start = async (chunk: Chunk, index: number) => {
       const length = chunk.data.length;
+      // Backpressure: wait while too many large chunks are on their way to the packs. Only chunks handed over
+      // count, not the one each writer's chunker is filling, or as many parallel writers as slots would each
+      // hold a partial chunk and wait for the others forever.
+      const slot = chunk.pooled === undefined ? 0 : 1;
+      await this.chunkSlots.acquire(slot);
       await this.budget.acquire(length);
       const task = this.storeChunk(chunk)
         .then((id) => {
@@ -131,6 +139,7 @@ export class SkiffRepository implements Repository {
         })
         .finally(() => {
           this.budget.release(length);
+          this.chunkSlots.release(slot);
           running.delete(task);
         });
       running.add(task);
@@ -147,8 +156,6 @@ export class SkiffRepository implements Repository {
           void Promise.resolve(pieces.return?.()).catch(() => {});
           break;
         }
-        // Backpressure: wait while too many large chunks are on their way to the packs.
-        await chunks.whenBelow(this.parts.chunksInFlight);
         size += piece.length;
         for (const chunk of chunker.push(piece)) await start(chunk, index++);
       }

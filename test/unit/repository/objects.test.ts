@@ -123,3 +123,18 @@ test("a failing source fails the write with its own error and the repository sta
   const ref = await repo.writeObject(streamOf(data));
   assert.ok((await collect(repo.readObject(ref))).equals(data));
 });
+
+test("more parallel writers than chunk slots all finish (a partial chunk does not hold a slot)", async (t) => {
+  const { repo } = await newRepository(t);
+  const slots = repo.parts.chunksInFlight;
+  const inputs = Array.from({ length: slots + 3 }, () => random(1_000_000));
+  // Small pieces with a pause, so every writer holds a partly filled chunk while the others run.
+  async function* slowly(data: Uint8Array): AsyncIterable<Uint8Array> {
+    for (let at = 0; at < data.length; at += 50_000) {
+      yield data.subarray(at, at + 50_000);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+  const refs = await Promise.all(inputs.map((data) => repo.writeObject(slowly(data))));
+  for (const [i, ref] of refs.entries()) assert.deepEqual(await collect(repo.readObject(ref)), inputs[i]);
+});
