@@ -99,6 +99,8 @@ export async function backupDirectory(repo: Repository, options: BackupOptions):
       run.abort(err);
       throw err;
     }
+    // The reader thread's memory goes back before the repository writes its index (the run's last peak).
+    await smallFiles.close();
     if (root === undefined) throw new BackupSourceError(`source '${options.source}' cannot be listed`);
     run.signal.throwIfAborted();
     meter.finish();
