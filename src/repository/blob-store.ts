@@ -60,6 +60,9 @@ function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/** The first buffer of a metadata pack; it doubles as trees are added. */
+const METADATA_PACK_START = 256 * 1024;
+
 function packBufferSize(packSize: number): number {
   return packSize + PACK_SLACK;
 }
@@ -185,15 +188,26 @@ export class BlobStore {
     for (;;) {
       let builder = this.building[kind];
       if (builder !== undefined && builder.size + length > builder.buffer.length) {
-        await this.finishPack(kind);
+        if (!builder.pooled && builder.buffer.length < this.packBuffers.size) this.growMetadataBuffer(builder, length);
+        else await this.finishPack(kind);
         continue;
+      }
+      if (builder === undefined && kind === "m" && length <= METADATA_PACK_START) {
+        // Metadata packs start small and grow: a backup of a few large files writes a few kilobytes of trees,
+        // and a full-size buffer for them would be ~17 MB of the process's memory for nothing.
+        const number = this.packNumber(newPackId(), kind);
+        this.packs[number]!.state = "building";
+        const buffer = Buffer.allocUnsafeSlow(METADATA_PACK_START);
+        builder = { number, buffer, pooled: false, size: 0, entries: new TrailerEntries() };
+        this.building[kind] = builder;
       }
       if (builder === undefined) {
         // Backpressure on whole packs: when the store is slower than sealing, full packs would otherwise pile up
         // waiting for an upload slot (each concurrent writer opening a new one), measured at 800 MB of RSS with
-        // one upload slot. One open pack per kind plus the uploads is all that may hold a pack buffer.
-        if (this.packBuffers.outstanding >= this.settings.maxUploads + 2) {
-          await this.packBuffers.whenBelow(this.settings.maxUploads + 2);
+        // one upload slot. The open data pack plus the uploads is all that may hold a pack buffer (metadata packs
+        // grow their own buffers).
+        if (this.packBuffers.outstanding > this.settings.maxUploads) {
+          await this.packBuffers.whenBelow(this.settings.maxUploads + 1);
           continue;
         }
         const number = this.packNumber(newPackId(), kind);
@@ -207,6 +221,14 @@ export class BlobStore {
       if (builder.size >= this.settings.packSize) await this.finishPack(kind);
       return;
     }
+  }
+
+  /** Doubles a metadata pack's own buffer (up to the pooled size) so that `length` more bytes fit. */
+  private growMetadataBuffer(builder: PackBuilder, length: number): void {
+    const size = Math.min(this.packBuffers.size, Math.max(builder.buffer.length * 2, builder.size + length));
+    const bigger = Buffer.allocUnsafeSlow(size);
+    builder.buffer.copy(bigger, 0, 0, builder.size);
+    builder.buffer = bigger;
   }
 
   /** Appends a sealed record to the open pack of `kind` and records it in the table. */

@@ -31,6 +31,10 @@ export class BufferPool {
     const buf = buffer instanceof ArrayBuffer ? Buffer.from(buffer) : buffer;
     if (buf !== undefined && buf.length === this.size && buf.byteOffset === 0 && this.free.length < this.keep) {
       this.free.push(buf);
+    } else if (buf !== undefined && buf.byteOffset === 0 && buf.buffer.byteLength === this.size) {
+      // Not kept: free the memory now. Left to the garbage collector, a few dozen multi-megabyte buffers can wait
+      // for a collection that a small heap rarely needs.
+      (buf.buffer as ArrayBuffer).transfer(0);
     }
     const ready = this.waiters.filter((w) => this.lent < w.limit);
     this.waiters = this.waiters.filter((w) => this.lent >= w.limit);

@@ -40,7 +40,7 @@ export interface RepositoryOptions {
   lockSettleMs?: number;
   /** How long a writer waits for an exclusive (maintenance) lock to go. Default 10 minutes. */
   lockWaitMs?: number;
-  /** Pack uploads in flight at once. Default 3. */
+  /** Pack uploads in flight at once. Default 2. */
   maxUploads?: number;
   /** Chunk bytes in flight between the chunker and the packs. Default 64 MiB. */
   inflightMB?: number;
@@ -117,7 +117,7 @@ async function assemble(
       : await BoundedCache.open(join(options.cacheDir, config.id), (options.cacheLimitMB ?? 1024) * 1024 * 1024);
   const workers = options.workers ?? availableParallelism();
   // Enough large chunks in flight to keep every worker busy (hash, seal, upload overlap), and no more.
-  const chunksInFlight = Math.max(2, workers * 3);
+  const chunksInFlight = Math.max(2, workers * 2);
   const chunkBuffers = new BufferPool(config.chunker.maxSize, chunksInFlight + 2);
   // Compiled worker code lives beside the repository cache (a directory the user owns), never in a shared /tmp.
   const compileCache = options.cacheDir === undefined ? undefined : join(options.cacheDir, "compiled-code");
@@ -128,7 +128,7 @@ async function assemble(
     pool,
     cache,
     packSize: config.packSize,
-    maxUploads: options.maxUploads ?? 3,
+    maxUploads: options.maxUploads ?? 2,
   });
   try {
     await blobs.loadIndex();

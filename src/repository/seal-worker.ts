@@ -59,6 +59,7 @@ function take(seq: number) {
 port.on("message", (msg: WorkerRequest) => {
   if (msg.op === "recycle") {
     if (msg.buffer.byteLength === recordCapacity && freeRecords.length < 3) freeRecords.push(msg.buffer);
+    else msg.buffer.transfer(0);
     return;
   }
   try {
