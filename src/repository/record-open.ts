@@ -9,7 +9,7 @@
 import { createDecipheriv, createHmac, createSecretKey } from "node:crypto";
 import { promisify } from "node:util";
 import { zstdDecompress } from "node:zlib";
-import { IntegrityError, RECORD_OVERHEAD, type RepositoryKeys, zstdContentSize } from "./crypto.ts";
+import { copyAndFree, IntegrityError, RECORD_OVERHEAD, type RepositoryKeys, zstdContentSize } from "./crypto.ts";
 
 const FLAG_ZSTD = 1;
 /**
@@ -51,21 +51,6 @@ export function openInPlace(keys: RepositoryKeys, id: Uint8Array, record: Buffer
     throw new IntegrityError("blob record failed authentication (altered or corrupted)");
   }
   return { plain: record.subarray(0, length), compressed: (flags & FLAG_ZSTD) !== 0 };
-}
-
-/**
- * Copies a piece of decryption output and frees it at once. Each piece is a buffer of its own; left to the
- * garbage collector, which runs on external memory only every 64 MB or so, the pieces of a restore held that
- * much memory in garbage. Detaching the ArrayBuffer releases its memory now (a piece from Node's shared pool,
- * which others use, is left alone).
- */
-function copyAndFree(piece: Buffer, target: Buffer, at: number): number {
-  const copied = piece.copy(target, at);
-  const buffer = piece.buffer;
-  if (piece.byteOffset === 0 && buffer.byteLength === piece.length && buffer instanceof ArrayBuffer) {
-    buffer.transfer(0);
-  }
-  return copied;
 }
 
 /**
