@@ -12,7 +12,7 @@ import { link, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promis
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type OpenedFile, OpenFailedError, ReadHandles } from "./read-handles.ts";
-import { type ObjectInfo, ObjectNotFoundError, type ObjectStore } from "./types.ts";
+import { type ObjectInfo, ObjectNotFoundError, type ObjectStore, type ObjectWriter } from "./types.ts";
 
 const TEMP_PREFIX = ".tmp-";
 
@@ -135,6 +135,48 @@ export class FilesystemStore implements ObjectStore {
       throw new Error(`cannot rename ${temp} to ${path}`, { cause: err });
     }
     await this.syncDir(join(path, ".."));
+  }
+
+  /** A temporary file next to the target, written in place, synced and renamed on commit (see put). */
+  async openWriter(key: string): Promise<ObjectWriter> {
+    const path = this.pathOf(key);
+    const dir = join(path, "..");
+    await mkdir(dir, { recursive: true });
+    const temp = join(dir, `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`);
+    const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+    let done = false;
+    const finish = () => {
+      if (done) throw new Error(`the writer of ${path} is already committed or aborted`);
+      done = true;
+    };
+    return {
+      writeAt: async (data, offset) => {
+        if (done) throw new Error(`the writer of ${path} is already committed or aborted`);
+        for (let written = 0; written < data.length; ) {
+          const { bytesWritten } = await handle.write(data, written, data.length - written, offset + written);
+          written += bytesWritten;
+        }
+      },
+      commit: async () => {
+        finish();
+        try {
+          await handle.sync();
+          await handle.close();
+          await rename(temp, path);
+        } catch (err) {
+          await handle.close().catch(() => {});
+          await unlink(temp).catch(() => {});
+          throw new Error(`cannot store ${path}`, { cause: err });
+        }
+        await this.syncDir(dir);
+      },
+      abort: async () => {
+        if (done) return;
+        done = true;
+        await handle.close().catch(() => {});
+        await unlink(temp).catch(() => {});
+      },
+    };
   }
 
   async putIfAbsent(key: string, body: Uint8Array): Promise<boolean> {

@@ -23,12 +23,27 @@ export interface ObjectStore {
    * how many it read, fewer only where the object ends. Throws ObjectNotFoundError.
    */
   readInto?(key: string, offset: number, target: Uint8Array): Promise<number>;
+  /**
+   * Optional: an object written piece by piece and made visible whole by `commit` (local stores, where this saves
+   * holding the object in memory). Nothing is visible under `key` before the commit.
+   */
+  openWriter?(key: string): Promise<ObjectWriter>;
   /** Metadata, or undefined when the object does not exist. */
   stat(key: string): Promise<ObjectInfo | undefined>;
   /** Every object whose key starts with prefix, in key order. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
   /** Deletes; a missing object is not an error. */
   delete(key: string): Promise<void>;
+}
+
+/** See ObjectStore.openWriter. */
+export interface ObjectWriter {
+  /** Writes `data` at `offset`; writes at disjoint offsets may run at once. */
+  writeAt(data: Uint8Array, offset: number): Promise<void>;
+  /** Makes what was written durable and visible under the key, all at once. */
+  commit(): Promise<void>;
+  /** Throws away what was written (nothing becomes visible). */
+  abort(): Promise<void>;
 }
 
 export class ObjectNotFoundError extends Error {

@@ -25,6 +25,7 @@ import {
 import { PackWindows } from "./pack-windows.ts";
 import { openInPlace, plaintextOf } from "./record-open.ts";
 import type { SealPool } from "./seal-pool.ts";
+import { StreamedPack } from "./streamed-pack.ts";
 
 export const INDEX_PREFIX = "index/";
 const MAX_INDEX_ENTRIES = 256 * 1024;
@@ -37,7 +38,12 @@ export interface PackInfo {
 
 interface PackBuilder {
   number: number;
+  /** The records so far (buffered packs); empty for a streamed pack. */
   buffer: Buffer;
+  /** Where a streamed pack's records go instead of `buffer`. */
+  stream: StreamedPack | undefined;
+  /** Bytes of records the pack may take. */
+  capacity: number;
   /** Whether buffer came from the pack pool (an oversized record gets a buffer of its own). */
   pooled: boolean;
   size: number;
@@ -60,6 +66,8 @@ function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /** The first buffer of a metadata pack; it doubles as trees are added. */
 const METADATA_PACK_START = 256 * 1024;
 
@@ -77,6 +85,10 @@ export class BlobStore {
   private readonly building: Record<PackKind, PackBuilder | undefined> = { d: undefined, m: undefined };
   private readonly uploads = new Set<Promise<void>>();
   private readonly uploadingData = new Map<number, Buffer>();
+  /** Streamed packs being finished and committed: a read of one of their records waits for it. */
+  private readonly committing = new Map<number, Promise<void>>();
+  /** Staging buffers of streamed packs (small records are gathered before they are written). */
+  private readonly stagingBuffers = new BufferPool(1 << 20, 4);
   private readonly packBuffers: BufferPool;
   private unindexed: number[] = [];
   private waitingForSlot = 0;
@@ -187,10 +199,28 @@ export class BlobStore {
   private async place(kind: PackKind, length: number, write: (builder: PackBuilder) => void): Promise<void> {
     for (;;) {
       let builder = this.building[kind];
-      if (builder !== undefined && builder.size + length > builder.buffer.length) {
-        if (!builder.pooled && builder.buffer.length < this.packBuffers.size) this.growMetadataBuffer(builder, length);
-        else await this.finishPack(kind);
+      if (builder !== undefined && builder.size + length > builder.capacity) {
+        if (builder.stream === undefined && !builder.pooled && builder.buffer.length < this.packBuffers.size) {
+          this.growMetadataBuffer(builder, length);
+        } else await this.finishPack(kind);
         continue;
+      }
+      if (builder === undefined && kind === "d" && this.settings.store.openWriter !== undefined) {
+        // Data packs go straight to a store that can write objects piece by piece: no pack buffer, no copy.
+        const number = this.packNumber(newPackId(), kind);
+        const info = this.packs[number]!;
+        info.state = "building";
+        const stream = new StreamedPack(this.settings.store.openWriter(packKey(kind, info.id)), this.stagingBuffers);
+        builder = {
+          number,
+          buffer: EMPTY,
+          stream,
+          capacity: Math.max(length, packBufferSize(this.settings.packSize)),
+          pooled: false,
+          size: 0,
+          entries: new TrailerEntries(),
+        };
+        this.building[kind] = builder;
       }
       if (builder === undefined && kind === "m" && length <= METADATA_PACK_START) {
         // Metadata packs start small and grow: a backup of a few large files writes a few kilobytes of trees,
@@ -198,7 +228,15 @@ export class BlobStore {
         const number = this.packNumber(newPackId(), kind);
         this.packs[number]!.state = "building";
         const buffer = Buffer.allocUnsafeSlow(METADATA_PACK_START);
-        builder = { number, buffer, pooled: false, size: 0, entries: new TrailerEntries() };
+        builder = {
+          number,
+          buffer,
+          stream: undefined,
+          capacity: buffer.length,
+          pooled: false,
+          size: 0,
+          entries: new TrailerEntries(),
+        };
         this.building[kind] = builder;
       }
       if (builder === undefined) {
@@ -214,7 +252,15 @@ export class BlobStore {
         this.packs[number]!.state = "building";
         const fits = length <= this.packBuffers.size;
         const buffer = fits ? this.packBuffers.take() : Buffer.allocUnsafe(length);
-        builder = { number, buffer, pooled: fits, size: 0, entries: new TrailerEntries() };
+        builder = {
+          number,
+          buffer,
+          stream: undefined,
+          capacity: buffer.length,
+          pooled: fits,
+          size: 0,
+          entries: new TrailerEntries(),
+        };
         this.building[kind] = builder;
       }
       write(builder);
@@ -229,31 +275,41 @@ export class BlobStore {
     const bigger = Buffer.allocUnsafeSlow(size);
     builder.buffer.copy(bigger, 0, 0, builder.size);
     builder.buffer = bigger;
+    builder.capacity = size;
   }
 
   /** Appends a sealed record to the open pack of `kind` and records it in the table. */
+  /** Appends a sealed record to the open pack of `kind` and records it in the table; `record` may be reused after. */
   async add(kind: PackKind, id: Buffer, record: Buffer): Promise<void> {
     this.checkHealthy();
+    let written: Promise<void> | undefined;
     await this.place(kind, record.length, (builder) => {
       const { added } = this.table.insert(id, builder.number, builder.size, record.length);
       // Another caller may have stored the same content meanwhile.
-      if (added) this.append(builder, id, record);
+      if (added) written = this.append(builder, id, record);
     });
+    await written;
   }
 
-  private append(builder: PackBuilder, id: Buffer, record: Buffer): void {
-    record.copy(builder.buffer, builder.size);
-    builder.entries.push(id, builder.size, record.length);
+  /** Copies the record into a buffered pack, or starts writing it into a streamed one (the promise of that write). */
+  private append(builder: PackBuilder, id: Buffer, record: Buffer): Promise<void> | undefined {
+    const at = builder.size;
+    builder.entries.push(id, at, record.length);
     builder.size += record.length;
+    if (builder.stream !== undefined) return builder.stream.write(record, at);
+    record.copy(builder.buffer, at);
+    return undefined;
   }
 
   /** Appends an existing record (pack rewrite) and points the blob's table slot at its new place. */
   async relocate(kind: PackKind, slot: number, record: Buffer): Promise<void> {
     this.checkHealthy();
+    let written: Promise<void> | undefined;
     await this.place(kind, record.length, (builder) => {
       this.table.relocate(slot, builder.number, builder.size, record.length);
-      this.append(builder, this.table.idOf(slot), record);
+      written = this.append(builder, this.table.idOf(slot), record);
     });
+    await written;
   }
 
   /** Packs uploaded but not yet named by an index file written by this process. */
@@ -271,14 +327,32 @@ export class BlobStore {
     const pack = this.packs[builder.number]!;
     pack.state = "uploading";
     const trailer = encodeTrailer(this.settings.keys, pack.id, builder.entries);
-    let data: Buffer;
-    if (builder.size + trailer.length <= builder.buffer.length) {
-      trailer.copy(builder.buffer, builder.size);
-      data = builder.buffer.subarray(0, builder.size + trailer.length);
+    const key = packKey(kind, pack.id);
+    let store: () => Promise<void>;
+    let committed: (() => void) | undefined;
+    const stream = builder.stream;
+    if (stream === undefined) {
+      let data: Buffer;
+      if (builder.size + trailer.length <= builder.buffer.length) {
+        trailer.copy(builder.buffer, builder.size);
+        data = builder.buffer.subarray(0, builder.size + trailer.length);
+      } else {
+        data = Buffer.concat([builder.buffer.subarray(0, builder.size), trailer]);
+      }
+      this.uploadingData.set(builder.number, data);
+      store = () => this.settings.store.put(key, data);
     } else {
-      data = Buffer.concat([builder.buffer.subarray(0, builder.size), trailer]);
+      this.committing.set(builder.number, new Promise<void>((resolve) => (committed = resolve)));
+      store = async () => {
+        try {
+          await stream.finish(trailer, builder.size);
+          await stream.commit();
+        } catch (err) {
+          await stream.abort();
+          throw err;
+        }
+      };
     }
-    this.uploadingData.set(builder.number, data);
     // Counted until its upload is registered, so a flush cannot miss a pack still waiting for a slot.
     this.waitingForSlot++;
     try {
@@ -286,19 +360,18 @@ export class BlobStore {
     } finally {
       this.waitingForSlot--;
     }
-    const upload = this.settings.store
-      .put(packKey(kind, pack.id), data)
+    const upload = store()
       .then(() => {
         pack.state = "stored";
         this.unindexed.push(builder.number);
       })
       .catch((err: unknown) => {
-        this.failure ??= new Error(`cannot store pack ${packKey(kind, pack.id)} in ${this.settings.store.describe}`, {
-          cause: err,
-        });
+        this.failure ??= new Error(`cannot store pack ${key} in ${this.settings.store.describe}`, { cause: err });
       })
       .finally(() => {
         this.uploadingData.delete(builder.number);
+        this.committing.delete(builder.number);
+        committed?.();
         this.uploads.delete(upload);
         if (builder.pooled) this.packBuffers.give(builder.buffer);
       });
@@ -380,6 +453,9 @@ export class BlobStore {
     const pack = this.table.packOf(slot);
     const info = this.packs[pack]!;
     if (info.state === "building") await this.finishPack(info.kind);
+    // A streamed pack is readable once committed (a failed commit leaves it unreadable: the read fails).
+    const commit = this.committing.get(pack);
+    if (commit !== undefined) await commit;
     const offset = this.table.offsetOf(slot);
     const length = this.table.lengthOf(slot);
     const pending = this.uploadingData.get(pack);

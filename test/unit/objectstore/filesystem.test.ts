@@ -28,6 +28,28 @@ test("put, get (whole and ranged), stat and delete", async (t) => {
   await assert.rejects(store.get("a/b/c"), ObjectNotFoundError);
 });
 
+test("a writer's object appears whole on commit; writes may land in any order; abort leaves nothing", async (t) => {
+  const { dir, store } = await tempStore(t);
+  const writer = await store.openWriter!("packs/d/p1");
+  await writer.writeAt(Buffer.from("world"), 6);
+  await writer.writeAt(Buffer.from("hello "), 0);
+  assert.equal(await store.stat("packs/d/p1"), undefined, "nothing visible before the commit");
+  assert.deepEqual(
+    (await store.list("packs/")[Symbol.asyncIterator]().next()).done,
+    true,
+    "the temporary file is not listed",
+  );
+  await writer.commit();
+  assert.equal(Buffer.from(await store.get("packs/d/p1")).toString(), "hello world");
+  await assert.rejects(writer.writeAt(Buffer.from("x"), 0), /already committed/);
+
+  const dropped = await store.openWriter!("packs/d/p2");
+  await dropped.writeAt(Buffer.from("partial"), 0);
+  await dropped.abort();
+  assert.equal(await store.stat("packs/d/p2"), undefined);
+  assert.deepEqual(await readdir(join(dir, "s", "packs", "d")), ["p1"], "no temporary file is left");
+});
+
 test("putIfAbsent writes once", async (t) => {
   const { store } = await tempStore(t);
   assert.equal(await store.putIfAbsent!("k", Buffer.from("1")), true);
