@@ -1,5 +1,5 @@
 /**
- * `npm run bench:datamover [-- --quick | --million] [--s3] [--cold] [--repeat N] [--data-dir DIR] [--tools skiff,kopia,restic]`
+ * `npm run bench:datamover [-- --quick | --million] [--s3] [--cold] [--repeat N] [--data-dir DIR] [--tools skiff,skiff-zstd,kopia,restic]`
  *
  * Backs up the same deterministic data with Skiff, kopia and restic, each into its own local filesystem
  * repository, and prints seconds, throughput, peak RSS and repository size per step, with Skiff's speed
@@ -40,7 +40,7 @@ const { values: flags } = parseArgs({
 });
 if (flags.help) {
   console.log(
-    "usage: npm run bench:datamover -- [--quick | --million] [--s3] [--cold] [--repeat N] [--data-dir DIR] [--tools skiff,kopia,restic]",
+    "usage: npm run bench:datamover -- [--quick | --million] [--s3] [--cold] [--repeat N] [--data-dir DIR] [--tools skiff,skiff-zstd,kopia,restic]",
   );
   process.exit(0);
 }
@@ -54,7 +54,9 @@ const sizes = {
   quick: { largeBytes: 200 * 1024 ** 2, smallFiles: 10_000 },
   million: { largeBytes: 0, smallFiles: 1_000_000 },
 }[mode];
-const wanted = (flags.tools ?? (mode === "million" ? "skiff" : "skiff,kopia,restic")).split(",") as ToolName[];
+const wanted = (flags.tools ?? (mode === "million" ? "skiff" : "skiff,skiff-zstd,kopia,restic")).split(
+  ",",
+) as ToolName[];
 
 const rows: Row[] = [];
 const repeats = Number(flags.repeat);
@@ -82,8 +84,8 @@ async function prepareTools(): Promise<{ tools: Tool[]; skipped: Array<{ name: s
   for (const name of wanted) {
     const workDir = join(runDir, name);
     try {
-      if (name === "skiff") {
-        const tool = await skiffTool(workDir, s3);
+      if (name === "skiff" || name === "skiff-zstd") {
+        const tool = await skiffTool(workDir, s3, name);
         // The repository and data mover commands may not be in a given checkout yet; say so and run the peers.
         const help = await runQuiet(process.execPath, [join(projectRoot, "src", "main.ts"), "--help"]);
         const needed = [
@@ -104,7 +106,7 @@ async function prepareTools(): Promise<{ tools: Tool[]; skipped: Array<{ name: s
         const version = (await runQuiet(binary, ["version"])).split(" ")[1] ?? "?";
         tools.push(resticTool(binary, version, workDir, s3));
       } else {
-        throw new Error(`unknown tool '${name}' (expected skiff, kopia, restic)`);
+        throw new Error(`unknown tool '${name}' (expected skiff, skiff-zstd, kopia, restic)`);
       }
     } catch (err) {
       skipped.push({ name, reason: (err as Error).message.split("\n")[0] ?? "failed" });
@@ -256,7 +258,8 @@ async function main(): Promise<void> {
     }
   }
 
-  const peers = tools.map((t) => t.name).filter((n) => n !== "skiff");
+  // Ratios compare Skiff's default with the other tools; skiff-zstd is shown for what compression costs.
+  const peers = tools.map((t) => t.name).filter((n) => !n.startsWith("skiff"));
   const shown = repeats > 1 ? medianOfRounds(rows) : rows;
   const text = renderReport({
     mode,

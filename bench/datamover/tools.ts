@@ -8,7 +8,8 @@ import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { CommandSpec } from "./measure.ts";
 
-export type ToolName = "skiff" | "kopia" | "restic";
+/** "skiff-zstd" is Skiff with a repository made by `repo init --compression zstd` (the default is none). */
+export type ToolName = "skiff" | "skiff-zstd" | "kopia" | "restic";
 
 export interface Tool {
   name: ToolName;
@@ -57,7 +58,7 @@ function lastJson(stdout: string, label: string): Record<string, unknown> {
   throw new Error(`${label}: no JSON line in the output:\n${stdout.slice(-2000)}`);
 }
 
-export async function skiffTool(workDir: string, s3?: S3Target): Promise<Tool> {
+export async function skiffTool(workDir: string, s3?: S3Target, name: "skiff" | "skiff-zstd" = "skiff"): Promise<Tool> {
   await mkdir(workDir, { recursive: true });
   const passwordFile = join(workDir, "password");
   await writeFile(passwordFile, password, { mode: 0o600 });
@@ -69,7 +70,7 @@ export async function skiffTool(workDir: string, s3?: S3Target): Promise<Tool> {
   const location = (repo: string) => {
     if (!s3) return repo;
     const query = new URLSearchParams({ region: s3.region, s3Url: s3.endpoint, s3ForcePathStyle: "true" });
-    return `s3://${bucketFor("skiff", repo)}?${query}`;
+    return `s3://${bucketFor(name, repo)}?${query}`;
   };
   const common = (repo: string) => [
     "--repo",
@@ -81,9 +82,9 @@ export async function skiffTool(workDir: string, s3?: S3Target): Promise<Tool> {
     ...(s3 ? ["--credentials-file", s3.credentialsFile] : []),
   ];
   return {
-    name: "skiff",
+    name,
     version: "working tree",
-    init: (repo) => cli(["repo", "init", ...common(repo)]),
+    init: (repo) => cli(["repo", "init", ...common(repo), ...(name === "skiff-zstd" ? ["--compression", "zstd"] : [])]),
     backup: (repo, source) => cli(["data-mover", "backup", ...common(repo), "--source", source, "--parent", "auto"]),
     snapshotId(stdout) {
       const summary = lastJson(stdout, "skiff backup");
