@@ -57,6 +57,7 @@ export const run: CommandRun = (ctx) =>
           ctx.stdout.write(
             `${report.snapshots} snapshots, ${report.reachableBlobs} reachable blobs; packs deleted ${report.packsDeleted}, ` +
               `rewritten ${report.packsRewritten}, unindexed deleted ${report.unindexedPacksDeleted}, ` +
+              `abandoned partial writes removed ${report.abandonedWritesRemoved}, ` +
               `${report.bytesDeleted} bytes freed; ${report.packsKeptForMargin} packs kept for the safety margin\n`,
           );
         }

@@ -179,6 +179,26 @@ export class FilesystemStore implements ObjectStore {
     };
   }
 
+  async removeAbandonedWrites(olderThanMs: number): Promise<{ files: number; bytes: number }> {
+    const removed = { files: 0, bytes: 0 };
+    const visit = async (dir: string): Promise<void> => {
+      const entries = await readdir(dir, { withFileTypes: true }).catch(() => [] as Dirent[]);
+      for (const entry of entries) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) await visit(path);
+        else if (entry.isFile() && entry.name.startsWith(TEMP_PREFIX)) {
+          const info = await stat(path).catch(() => undefined);
+          if (info === undefined || info.mtimeMs >= olderThanMs) continue;
+          await unlink(path).catch(() => {});
+          removed.files++;
+          removed.bytes += info.size;
+        }
+      }
+    };
+    await visit(this.root);
+    return removed;
+  }
+
   async putIfAbsent(key: string, body: Uint8Array): Promise<boolean> {
     const path = this.pathOf(key);
     const temp = await this.writeTemp(path, body);

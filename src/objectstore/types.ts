@@ -28,6 +28,11 @@ export interface ObjectStore {
    * holding the object in memory). Nothing is visible under `key` before the commit.
    */
   openWriter?(key: string): Promise<ObjectWriter>;
+  /**
+   * Optional: removes what writers that died left half-written (temporary files of a local store) if it was last
+   * touched before `olderThanMs` (epoch milliseconds). Stores whose writes are atomic have nothing to remove.
+   */
+  removeAbandonedWrites?(olderThanMs: number): Promise<{ files: number; bytes: number }>;
   /** Metadata, or undefined when the object does not exist. */
   stat(key: string): Promise<ObjectInfo | undefined>;
   /** Every object whose key starts with prefix, in key order. */

@@ -38,6 +38,8 @@ export interface MaintenanceReport {
   bytesDeleted: number;
   /** Packs left alone only because they are younger than the safety margin. */
   packsKeptForMargin: number;
+  /** Half-written objects of writers that died (older than the safety margin), removed. */
+  abandonedWritesRemoved: number;
 }
 
 export async function runMaintenance(
@@ -57,6 +59,7 @@ export async function runMaintenance(
     unindexedPacksDeleted: 0,
     bytesDeleted: 0,
     packsKeptForMargin: 0,
+    abandonedWritesRemoved: 0,
   };
   const { store } = repo;
   // This process's own writes must not block (or be hidden from) its maintenance.
@@ -135,6 +138,13 @@ async function collectGarbage(
   if (unreadable.length > 0) {
     // Without the whole graph, nothing can be proven unreachable.
     throw new Error(`maintenance stopped before deleting anything: ${unreadable.join("; ")}`);
+  }
+
+  // A writer killed mid-pack leaves its temporary file; one older than the margin has no live writer.
+  const abandoned = await repo.store.removeAbandonedWrites?.(nowMs - margin);
+  if (abandoned !== undefined) {
+    report.abandonedWritesRemoved += abandoned.files;
+    report.bytesDeleted += abandoned.bytes;
   }
 
   // Sweep: decide per pack from its listing and its reachable bytes.

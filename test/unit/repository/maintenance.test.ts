@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { readdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { test } from "node:test";
 import { LockConflictError } from "../../../src/repository/locks.ts";
 import { runMaintenance } from "../../../src/repository/maintenance.ts";
@@ -146,4 +148,20 @@ test("a writer opened before full maintenance does not reuse data maintenance re
   t.after(() => reader.close());
   assert.ok((await collect(reader.readObject(again))).equals(data));
   assert.deepEqual((await verifyRepository(reader, { readData: true })).problems, []);
+});
+
+test("full maintenance removes the temporary files of writers that died, once older than the margin", async (t) => {
+  const { repo, dir } = await newRepository(t);
+  await snapshotOf(repo, { a: await repo.writeObject(streamOf(random(300_000))) });
+  // What a backup killed in the middle of a pack leaves behind.
+  const packDir = join(dir, "repo", "packs", "d");
+  const abandoned = join(packDir, ".tmp-0123456789abcdef");
+  await writeFile(abandoned, random(100_000));
+  const early = await runMaintenance(repo, { full: true, now: () => Date.now() + HOUR });
+  assert.equal(early.abandonedWritesRemoved, 0, "a young temporary file may belong to a live writer");
+  assert.ok((await readdir(packDir)).includes(".tmp-0123456789abcdef"));
+  const late = await runMaintenance(repo, { full: true, now: () => Date.now() + 25 * HOUR });
+  assert.equal(late.abandonedWritesRemoved, 1);
+  assert.ok(!(await readdir(packDir)).includes(".tmp-0123456789abcdef"));
+  assert.ok((await readdir(packDir)).length > 0, "real packs stay");
 });
