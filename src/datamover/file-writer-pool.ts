@@ -24,6 +24,11 @@ export const ID_BYTES = 16;
 /** A batch is sent at this many files, when its buffer is full, or when the main thread has nothing else to do. */
 const MAX_FILES = 32;
 const BATCH_BYTES = 1 << 20;
+/**
+ * Batch buffers kept for reuse: as many as batches can be in flight (a restore queues up to 128 small files,
+ * four batches) plus the one being filled.
+ */
+const KEPT_BUFFERS = 6;
 /** The threads hold little besides the batch in hand: small heap limits keep each to a few MB. */
 const resourceLimits = { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 48 };
 
@@ -154,8 +159,10 @@ export class SmallFileWriterPool {
     if (sent === undefined) return;
     this.#sent.delete(batch);
     sent.thread.batches--;
-    // A few buffers are kept: one per thread in flight and one being filled is all a restore needs.
-    if (buffer.byteLength === BATCH_BYTES && this.#freeBuffers.length < this.#size + 1) this.#freeBuffers.push(buffer);
+    // Kept for the next batches; one not kept is freed now rather than left to the garbage collector (which
+    // external memory triggers only every 64 MB or so).
+    if (buffer.byteLength === BATCH_BYTES && this.#freeBuffers.length < KEPT_BUFFERS) this.#freeBuffers.push(buffer);
+    else buffer.transfer(0);
     for (const [i, p] of sent.pending.entries()) settleFile(p, results[i]);
   }
 
