@@ -10,7 +10,14 @@
  * H((K ^ opad) | H((K ^ ipad) | m)), the padded keys made once.
  */
 import { createCipheriv, createSecretKey, hash, randomFillSync } from "node:crypto";
-import { BLOB_ID_BYTES, RECORD_OVERHEAD, type RepositoryKeys, sealBlobInto, splitMasterKey } from "./crypto.ts";
+import {
+  BLOB_ID_BYTES,
+  copyAndFree,
+  RECORD_OVERHEAD,
+  type RepositoryKeys,
+  sealBlobInto,
+  splitMasterKey,
+} from "./crypto.ts";
 
 /** What a thread needs to seal objects as the repository does. Holds the master key: never log or persist it. */
 export interface ObjectSealing {
@@ -113,7 +120,8 @@ export function objectSealer(sealing: ObjectSealing): ObjectSealer {
       const cipher = createCipheriv("aes-256-gcm", createSecretKey(keyMac.digest(id)), nonce);
       id.copy(aad, 0);
       cipher.setAAD(aad);
-      at += cipher.update(data).copy(target, at);
+      // Freed at once rather than left to the collector (the cipher's output is a fresh buffer per file).
+      at += copyAndFree(cipher.update(data), target, at);
       at += cipher.final().copy(target, at);
       at += cipher.getAuthTag().copy(target, at);
       return at - start;
