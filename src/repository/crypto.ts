@@ -142,6 +142,31 @@ export function sealBlobInto(
   return at + 16;
 }
 
+/**
+ * Seals the first `length` bytes of `buffer` into a record in the same buffer, uncompressed, and returns the
+ * record length (length + RECORD_OVERHEAD, which the buffer must hold). The plaintext moves up by the header's
+ * 13 bytes, then each slice of it is replaced by its ciphertext (GCM's output has exactly its input's length),
+ * so sealing needs no second chunk-sized buffer.
+ */
+export function sealInPlace(keys: RepositoryKeys, id: Uint8Array, buffer: Buffer, length: number): number {
+  if (buffer.length < length + RECORD_OVERHEAD) throw new Error("buffer too small to seal in place");
+  buffer.copyWithin(13, 0, length);
+  const nonce = nextNonce();
+  const cipher = createCipheriv("aes-256-gcm", blobKey(keys, id), nonce);
+  cipher.setAAD(Buffer.concat([id, Buffer.of(0)]));
+  buffer[0] = 0;
+  nonce.copy(buffer, 1);
+  for (let from = 13; from < 13 + length; from += CIPHER_SLICE) {
+    const to = Math.min(13 + length, from + CIPHER_SLICE);
+    const out = cipher.update(buffer.subarray(from, to));
+    if (out.length !== to - from) throw new Error("AES-GCM returned output of an unexpected length");
+    copyAndFree(out, buffer, from);
+  }
+  if (cipher.final().length !== 0) throw new Error("AES-GCM returned output at final");
+  cipher.getAuthTag().copy(buffer, 13 + length);
+  return length + RECORD_OVERHEAD;
+}
+
 export class IntegrityError extends Error {
   constructor(message: string) {
     super(message);

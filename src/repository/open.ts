@@ -19,7 +19,7 @@ import {
   readConfig,
   unwrapMasterKey,
 } from "./config.ts";
-import { splitMasterKey } from "./crypto.ts";
+import { RECORD_OVERHEAD, splitMasterKey } from "./crypto.ts";
 import type { LockSettings } from "./locks.ts";
 import { SkiffRepository } from "./repository.ts";
 import { SealPool } from "./seal-pool.ts";
@@ -118,7 +118,8 @@ async function assemble(
   const workers = options.workers ?? availableParallelism();
   // Enough large chunks in flight to keep every worker busy (hash, seal, upload overlap), and no more.
   const chunksInFlight = Math.max(2, workers * 2);
-  const chunkBuffers = new BufferPool(config.chunker.maxSize, chunksInFlight + 2);
+  // Room for the record's header and tag: without compression a worker seals a chunk in its own buffer.
+  const chunkBuffers = new BufferPool(config.chunker.maxSize + RECORD_OVERHEAD, chunksInFlight + 2);
   // Compiled worker code lives beside the repository cache (a directory the user owns), never in a shared /tmp.
   const compileCache = options.cacheDir === undefined ? undefined : join(options.cacheDir, "compiled-code");
   const pool = new SealPool(keys, master, workers, chunkBuffers, compressesData(config), compileCache);

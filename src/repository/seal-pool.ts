@@ -160,8 +160,9 @@ export class SealPool {
     const finish = async (op: "seal" | "drop") => {
       try {
         const answer = await this.call(w, { op, seq });
+        // A record sealed in place still holds the chunk buffer: it goes back to the pool on release.
         if ("chunk" in answer) this.chunks.give(answer.chunk);
-        else this.chunks.give();
+        else if (!("inPlace" in answer)) this.chunks.give();
         return answer;
       } catch (err) {
         this.chunks.give();
@@ -172,6 +173,16 @@ export class SealPool {
       id,
       seal: async () => {
         const sealed = await finish("seal");
+        if ("inPlace" in sealed) {
+          let held = true;
+          return {
+            record: Buffer.from(sealed.inPlace, 0, sealed.recordLength),
+            release: () => {
+              if (held) this.chunks.give(sealed.inPlace);
+              held = false;
+            },
+          };
+        }
         if (!("record" in sealed)) throw new Error("seal worker answered a seal with something else");
         const record = Buffer.from(sealed.record, 0, sealed.recordLength);
         return {

@@ -11,6 +11,7 @@ import {
   RECORD_OVERHEAD,
   type RepositoryKeys,
   sealBlobInto,
+  sealInPlace,
   splitMasterKey,
 } from "./crypto.ts";
 
@@ -24,6 +25,8 @@ export type WorkerRequest =
 export type WorkerReply =
   | { seq: number; id: Uint8Array }
   | { seq: number; record: ArrayBuffer; recordLength: number; chunk: ArrayBuffer }
+  /** Sealed in the chunk's own buffer: the record is its first recordLength bytes. */
+  | { seq: number; inPlace: ArrayBuffer; recordLength: number }
   | { seq: number; chunk: ArrayBuffer }
   | { seq: number; plain: Uint8Array }
   | { seq: number; error: string; integrity: boolean };
@@ -72,6 +75,11 @@ port.on("message", (msg: WorkerRequest) => {
       }
       case "seal": {
         const chunk = take(msg.seq);
+        if (!setup.compress && chunk.buffer.byteLength >= chunk.length + RECORD_OVERHEAD) {
+          const recordLength = sealInPlace(keys, chunk.id, Buffer.from(chunk.buffer), chunk.length);
+          port.postMessage({ seq: msg.seq, inPlace: chunk.buffer, recordLength } satisfies WorkerReply, [chunk.buffer]);
+          return;
+        }
         const record = freeRecords.pop() ?? new ArrayBuffer(recordCapacity);
         const data = new Uint8Array(chunk.buffer, 0, chunk.length);
         const recordLength = sealBlobInto(keys, chunk.id, data, Buffer.from(record), setup.compress);

@@ -2,7 +2,15 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { createZstdCompress, zstdCompressSync } from "node:zlib";
-import { blobId, openBlob, sealBlob, splitMasterKey, zstdContentSize } from "../../../src/repository/crypto.ts";
+import {
+  blobId,
+  openBlob,
+  RECORD_OVERHEAD,
+  sealBlob,
+  sealInPlace,
+  splitMasterKey,
+  zstdContentSize,
+} from "../../../src/repository/crypto.ts";
 
 test("zstdContentSize reads the size a frame declares, for every field width", () => {
   for (const size of [0, 1, 255, 256, 300, 65_535, 65_791, 70_000, 3 << 20]) {
@@ -34,4 +42,20 @@ test("large compressible and incompressible blobs round-trip through seal and op
   }
   const id = blobId(keys, text);
   assert.ok(sealBlob(keys, id, text).length < text.length / 10, "text is stored compressed");
+});
+
+test("a chunk sealed in its own buffer opens to the same bytes, for sizes around the cipher's slices", () => {
+  const keys = splitMasterKey(randomBytes(64));
+  for (const size of [0, 1, 12, 13, 14, 65_535, 65_536, 65_537, 200_000, 2_097_152 + 7]) {
+    const data = randomBytes(size);
+    const id = blobId(keys, data);
+    const buffer = Buffer.alloc(size + RECORD_OVERHEAD + 5, 0xee);
+    data.copy(buffer);
+    const length = sealInPlace(keys, id, buffer, size);
+    assert.equal(length, size + RECORD_OVERHEAD);
+    assert.equal(buffer[0], 0, "not compressed");
+    assert.deepEqual(openBlob(keys, id, buffer.subarray(0, length)), data, `${size} bytes`);
+    assert.equal(buffer[length], 0xee, "nothing written past the record");
+  }
+  assert.throws(() => sealInPlace(keys, Buffer.alloc(16), Buffer.alloc(100), 90), /too small/);
 });
