@@ -40,7 +40,7 @@ export interface RepositoryOptions {
   lockSettleMs?: number;
   /** How long a writer waits for an exclusive (maintenance) lock to go. Default 10 minutes. */
   lockWaitMs?: number;
-  /** Pack uploads in flight at once. Default 2. */
+  /** Pack uploads in flight at once. Default 2 on a filesystem, 3 elsewhere. */
   maxUploads?: number;
   /** Chunk bytes in flight between the chunker and the packs. Default 64 MiB. */
   inflightMB?: number;
@@ -129,7 +129,9 @@ async function assemble(
     pool,
     cache,
     packSize: config.packSize,
-    maxUploads: options.maxUploads ?? 2,
+    // A filesystem store writes packs as they fill (only the sync waits); remote stores upload whole packs, where
+    // a third upload in flight hides more latency.
+    maxUploads: options.maxUploads ?? (store.openWriter === undefined ? 3 : 2),
   });
   try {
     await blobs.loadIndex();
