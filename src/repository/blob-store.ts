@@ -91,6 +91,8 @@ export class BlobStore {
   private readonly stagingBuffers = new BufferPool(1 << 20, 4);
   private readonly packBuffers: BufferPool;
   private unindexed: number[] = [];
+  /** Record bytes this process added to packs (new content only; maintenance's copies are not counted). */
+  addedBytes = 0;
   private waitingForSlot = 0;
   private failure: Error | undefined;
   private recentPack: { number: number; data: Buffer } | undefined;
@@ -286,7 +288,10 @@ export class BlobStore {
     await this.place(kind, record.length, (builder) => {
       const { added } = this.table.insert(id, builder.number, builder.size, record.length);
       // Another caller may have stored the same content meanwhile.
-      if (added) written = this.append(builder, id, record);
+      if (added) {
+        this.addedBytes += record.length;
+        written = this.append(builder, id, record);
+      }
     });
     await written;
   }

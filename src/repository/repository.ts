@@ -79,6 +79,8 @@ export class SkiffRepository implements Repository {
   /** Restores' chunk reads, made on first use (it holds a few large buffers). */
   private reader: ChunkReader | undefined;
   private closed = false;
+  /** blobs.addedBytes when the previous snapshot was saved. */
+  private addedBeforeSnapshot = 0;
 
   constructor(parts: RepositoryParts) {
     this.parts = parts;
@@ -333,7 +335,10 @@ export class SkiffRepository implements Repository {
     await this.blobs.flush();
     await lock.checkStillValid();
     const id = randomBytes(16).toString("hex");
-    const full: SnapshotManifest = { ...manifest, id };
+    // What this handle added since its previous snapshot: new chunks and trees, as stored (sealed, compressed).
+    const bytesStored = this.blobs.addedBytes - this.addedBeforeSnapshot;
+    this.addedBeforeSnapshot = this.blobs.addedBytes;
+    const full: SnapshotManifest = { ...manifest, id, stats: { ...manifest.stats, bytesStored } };
     const body = sealFile(this.parts.keys, `snapshot:${id}`, Buffer.from(JSON.stringify(full), "utf8"));
     await this.store.put(`${SNAPSHOT_PREFIX}${id}`, body);
     this.parts.logger?.info({ snapshot: id, repository: this.store.describe }, "snapshot saved");

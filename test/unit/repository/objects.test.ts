@@ -138,3 +138,14 @@ test("more parallel writers than chunk slots all finish (a partial chunk does no
   const refs = await Promise.all(inputs.map((data) => repo.writeObject(slowly(data))));
   for (const [i, ref] of refs.entries()) assert.deepEqual(await collect(repo.readObject(ref)), inputs[i]);
 });
+
+test("a snapshot records the bytes its backup added to the repository", async (t) => {
+  const { repo } = await newRepository(t);
+  const data = random(700_000);
+  await repo.writeObject(streamOf(data));
+  const first = await repo.saveSnapshot(manifest());
+  assert.ok(first.stats.bytesStored >= data.length, `first: ${first.stats.bytesStored} bytes stored`);
+  await repo.writeObject(streamOf(data));
+  const second = await repo.saveSnapshot(manifest());
+  assert.equal(second.stats.bytesStored, 0, "the same content again adds nothing");
+});
