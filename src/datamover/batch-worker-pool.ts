@@ -62,13 +62,37 @@ export class BatchWorkerPool<J, R> {
    */
   constructor(script: URL, size: number, describe: string, workerData?: unknown) {
     this.#describe = describe;
-    for (let i = 0; i < size; i++) {
-      const worker = new Worker(script, { resourceLimits: workerLimits, workerData });
+    this.#script = script;
+    this.#size = size;
+    this.#workerData = workerData;
+  }
+
+  readonly #script: URL;
+  readonly #size: number;
+  readonly #workerData: unknown;
+
+  /** Threads start with the first batch (and again after stopIfIdle). */
+  #start(): void {
+    for (let i = this.#workers.length; i < this.#size; i++) {
+      const worker = new Worker(this.#script, { resourceLimits: workerLimits, workerData: this.#workerData });
       worker.on("message", (message: { id: number; results: BatchResult<R>[] }) => this.#settle(message));
       worker.on("error", (err) => this.#fail(err));
       this.#workers.push(worker);
       this.#busy.push(0);
     }
+  }
+
+  /**
+   * Ends the threads when no job is queued or running (their memory goes back); a later job starts them again.
+   * Returns whether they were ended.
+   */
+  stopIfIdle(): boolean {
+    if (this.pendingJobs > 0 || this.#workers.length === 0) return false;
+    const workers = this.#workers.splice(0);
+    this.#busy.length = 0;
+    this.#gifts = [];
+    for (const worker of workers) void worker.terminate();
+    return true;
   }
 
   /** Jobs queued or in a worker's hands. */
@@ -100,11 +124,13 @@ export class BatchWorkerPool<J, R> {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.#workers.map((w) => w.terminate()));
+    await Promise.all(this.#workers.splice(0).map((w) => w.terminate()));
+    this.#busy.length = 0;
   }
 
   #flush(): void {
     this.#flushScheduled = false;
+    if (this.#queued.length > 0) this.#start();
     while (this.#queued.length > 0) {
       const batch = this.#queued.splice(0, maxBatch);
       let worker = 0;

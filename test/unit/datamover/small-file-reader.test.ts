@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { JobError } from "../../../src/datamover/batch-worker-pool.ts";
@@ -44,6 +44,27 @@ test("small files are sealed by the reader thread or, when it falls behind, the 
       ),
     );
     await Promise.all(missing);
+  } finally {
+    await reader.close();
+  }
+});
+
+test("the reader thread ends after an estimate with nothing else to do and starts again for the next file", async (t) => {
+  const { repo } = await newRepository(t);
+  const dir = join(await tempDir(), "tree");
+  mkdirSync(join(dir, "a"), { recursive: true });
+  writeFileSync(join(dir, "a", "f"), randomBytes(5000));
+  // Threads of this process (Linux): a worker thread is one of them while it runs.
+  const threads = () => readdirSync("/proc/self/task").length;
+  const before = threads();
+  const reader = new SmallFileReader(repo);
+  try {
+    assert.equal(await reader.estimate(dir), 5000);
+    for (let i = 0; i < 100 && threads() > before; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(threads() <= before, `${threads() - before} thread(s) more than before the reader`);
+    const sealed = (await reader.read({ path: join(dir, "a", "f"), expectedSize: 5000 }, "f")) as SealedFile;
+    assert.equal(sealed.size, 5000, "a new thread read the file");
+    assert.ok(threads() > before, "the reader thread started again");
   } finally {
     await reader.close();
   }
