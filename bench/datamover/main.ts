@@ -7,9 +7,9 @@
  * (d) restore of (c)'s snapshot, verified byte for byte. `--million`: Skiff's backup of 1,000,000 small files
  * and a full maintenance of that repository, for peak memory.
  *
- * By default every tool runs once per step, in the same order (skiff, kopia, restic), on data that is most
- * likely in the page cache for all of them; `sync` runs before every step so nobody pays for an earlier
- * writer's dirty pages. `--cold` also drops the page cache before every step (needs root and a writable
+ * By default every tool runs once per step, in the same order (skiff, skiff-zstd, kopia, restic), on data put in
+ * the page cache just before its turn (every file read once); `sync` runs before every step so nobody pays for
+ * an earlier writer's dirty pages. `--cold` also drops the page cache before every step (needs root and a writable
  * /proc/sys/vm/drop_caches; it slows everything else on the machine for a moment).
  */
 import { mkdir, rm, writeFile } from "node:fs/promises";
@@ -25,6 +25,7 @@ import { ensureGnuTime, ensureKopia, ensureRestic, kopiaVersion, runQuiet } from
 import { medianOfRounds, type Row, renderReport, speedRatio } from "./report.ts";
 import { standardRound } from "./standard.ts";
 import { bucketFor, kopiaTool, resticTool, skiffTool, type Tool, type ToolName } from "./tools.ts";
+import { warmPageCache } from "./warm.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -123,8 +124,10 @@ async function step(
   spec: ReturnType<Tool["backup"]>,
   counts: { files: number; bytes: number; rate: Row["rate"] },
   repo: string | undefined,
+  reads?: string,
 ): Promise<{ stdout: string } | undefined> {
   log(`${stepName}: ${tool.name}`);
+  if (reads !== undefined && !flags.cold) warmPageCache(reads);
   // Flush dirty pages first, so that no tool pays for the writeback of data written before its turn.
   await runQuiet("sync", []).catch(() => {});
   if (flags.cold) await dropPageCache();
@@ -233,7 +236,7 @@ async function main(): Promise<void> {
       const repo = join(runDir, tool.name, "repo-million");
       if (!(await initRepo(timeBinary, tool, repo, backupStep))) continue;
       const counts = { files: small.files, bytes: small.bytes, rate: "files/s" as const };
-      const backedUp = await step(timeBinary, tool, backupStep, tool.backup(repo, small.dir), counts, repo);
+      const backedUp = await step(timeBinary, tool, backupStep, tool.backup(repo, small.dir), counts, repo, small.dir);
       if (tool.maintenance && backedUp) {
         const maintenanceCounts = { ...counts, rate: "none" as const };
         await step(timeBinary, tool, "repo maintenance --full of it", tool.maintenance(repo), maintenanceCounts, repo);
@@ -252,7 +255,8 @@ async function main(): Promise<void> {
         repeats,
         summary,
         log,
-        step: (tool, stepName, spec, counts, repo) => step(timeBinary, tool, stepName, spec, counts, repo),
+        step: (tool, stepName, spec, counts, repo, reads) =>
+          step(timeBinary, tool, stepName, spec, counts, repo, reads),
         initRepo: (tool, repo, stepName) => initRepo(timeBinary, tool, repo, stepName),
       });
     }

@@ -124,7 +124,7 @@ export function renderReport(input: ReportInput): string {
       : "once per step";
   const cache = input.cold
     ? "after sync and dropping the page cache (cold reads)"
-    : "after sync, with the data in the page cache (warm reads)";
+    : "after sync, with the data it reads put in the page cache just before (warm reads)";
   const lines = [
     `Skiff data mover benchmark (${input.mode}), ${new Date().toISOString()}`,
     `tools: ${input.tools.join(", ")}${input.skipped.length ? `; not run: ${input.skipped.join(", ")}` : ""}`,

@@ -28,6 +28,8 @@ export interface RoundContext {
     spec: CommandSpec,
     counts: { files: number; bytes: number; rate: Row["rate"] },
     repo: string | undefined,
+    /** What the command reads: put in the page cache first, unless the run is cold. */
+    reads?: string,
   ): Promise<{ stdout: string } | undefined>;
   /** Creates an empty repository; false (and a row saying so) when that failed. */
   initRepo(tool: Tool, repo: string, stepName: string): Promise<boolean>;
@@ -61,6 +63,7 @@ export async function standardRound(ctx: RoundContext): Promise<void> {
       tool.backup(repo, large.dir),
       { files: large.files, bytes: large.bytes, rate: "MB/s" },
       repo,
+      large.dir,
     );
   }
   for (const tool of tools) {
@@ -72,6 +75,7 @@ export async function standardRound(ctx: RoundContext): Promise<void> {
       tool.backup(repo, small.dir),
       { files: small.files, bytes: small.bytes, rate: "files/s" },
       repo,
+      small.dir,
     );
   }
   const changed = await applyChange(large.dir, largeSpec);
@@ -84,6 +88,7 @@ export async function standardRound(ctx: RoundContext): Promise<void> {
       tool.backup(repo, large.dir),
       { files: large.files + 1, bytes: large.bytes + changed, rate: "MB/s" },
       repo,
+      large.dir,
     );
     if (result) {
       try {
@@ -111,6 +116,7 @@ export async function standardRound(ctx: RoundContext): Promise<void> {
       tool.restore(repo, snapshot, target),
       { files: large.files + 1, bytes: large.bytes + changed, rate: "MB/s" },
       undefined,
+      repo,
     );
     if (done) {
       const problems = compareTrees(expected, await treeDigest(tool.restoredRoot(target, large.dir)));
