@@ -1,12 +1,11 @@
 /**
  * Blobs, packs and the index. New blob records are appended to an open pack of their kind (data or
- * metadata); a full pack is uploaded in the background (a bounded number at once); once packs are stored,
- * their entries are written as an index file. Nothing stored is ever rewritten in place, so several writers
- * can share a repository: each only adds its own packs and index files.
+ * metadata; see pack-writer.ts); once packs are stored, their entries are written as an index file, and records
+ * are read back through the index. Nothing stored is ever rewritten in place, so several writers can share a
+ * repository: each only adds its own packs and index files.
  */
 import { randomBytes } from "node:crypto";
 import type { ObjectStore } from "../objectstore/types.ts";
-import { BufferPool } from "./buffer-pool.ts";
 import type { BoundedCache } from "./cache.ts";
 import { IntegrityError, type RepositoryKeys } from "./crypto.ts";
 import { IndexTable } from "./index-table.ts";
@@ -14,44 +13,21 @@ import {
   decodeIndexFile,
   decodeTrailer,
   encodeIndexFile,
-  encodeTrailer,
   INDEX_ENTRY_BYTES,
   type IndexFilePack,
   newPackId,
   type PackKind,
   packKey,
-  TrailerEntries,
 } from "./pack-format.ts";
 import { PackWindows } from "./pack-windows.ts";
+import { type PackInfo, PackWriter } from "./pack-writer.ts";
 import { openInPlace, plaintextOf } from "./record-open.ts";
 import type { SealPool } from "./seal-pool.ts";
-import { StreamedPack } from "./streamed-pack.ts";
+
+export type { PackInfo } from "./pack-writer.ts";
 
 export const INDEX_PREFIX = "index/";
 const MAX_INDEX_ENTRIES = 256 * 1024;
-
-export interface PackInfo {
-  id: string;
-  kind: PackKind;
-  state: "building" | "uploading" | "stored";
-}
-
-interface PackBuilder {
-  number: number;
-  /** The records so far (buffered packs); empty for a streamed pack. */
-  buffer: Buffer;
-  /** Where a streamed pack's records go instead of `buffer`. */
-  stream: StreamedPack | undefined;
-  /** Bytes of records the pack may take. */
-  capacity: number;
-  /** Whether buffer came from the pack pool (an oversized record gets a buffer of its own). */
-  pooled: boolean;
-  size: number;
-  entries: TrailerEntries;
-}
-
-/** Room for the trailer past the pack size (a trailer that does not fit is appended by copying). */
-const PACK_SLACK = 1 << 20;
 
 export interface BlobStoreSettings {
   store: ObjectStore;
@@ -66,15 +42,6 @@ function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-const EMPTY = Buffer.alloc(0);
-
-/** The first buffer of a metadata pack; it doubles as trees are added. */
-const METADATA_PACK_START = 256 * 1024;
-
-function packBufferSize(packSize: number): number {
-  return packSize + PACK_SLACK;
-}
-
 export class BlobStore {
   table = new IndexTable();
   /** Pack number -> pack; number 0 is unused so that 0 can mean "empty slot" in the table. */
@@ -82,26 +49,23 @@ export class BlobStore {
   private packNumbers = new Map<string, number>();
   readonly indexFiles: string[] = [];
   private readonly settings: BlobStoreSettings;
-  private readonly building: Record<PackKind, PackBuilder | undefined> = { d: undefined, m: undefined };
-  private readonly uploads = new Set<Promise<void>>();
-  private readonly uploadingData = new Map<number, Buffer>();
-  /** Streamed packs being finished and committed: a read of one of their records waits for it. */
-  private readonly committing = new Map<number, Promise<void>>();
-  /** Staging buffers of streamed packs (small records are gathered before they are written). */
-  private readonly stagingBuffers = new BufferPool(1 << 20, 4);
-  private readonly packBuffers: BufferPool;
-  private unindexed: number[] = [];
+  private readonly writer: PackWriter;
   /** Record bytes this process added to packs (new content only; maintenance's copies are not counted). */
   addedBytes = 0;
-  private waitingForSlot = 0;
-  private failure: Error | undefined;
   private recentPack: { number: number; data: Buffer } | undefined;
   /** Small data records are read a window at a time (restores of many small files). */
   private readonly windows: PackWindows;
 
   constructor(settings: BlobStoreSettings) {
     this.settings = settings;
-    this.packBuffers = new BufferPool(packBufferSize(settings.packSize), settings.maxUploads + 1);
+    this.writer = new PackWriter({
+      store: settings.store,
+      keys: settings.keys,
+      packSize: settings.packSize,
+      maxUploads: settings.maxUploads,
+      newPack: (kind) => this.packNumber(newPackId(), kind),
+      pack: (number) => this.packs[number]!,
+    });
     this.windows = new PackWindows(settings.store, 1 << 20, 4);
   }
 
@@ -188,221 +152,42 @@ export class BlobStore {
     return decoded;
   }
 
-  private checkHealthy(): void {
-    if (this.failure)
-      throw new Error("an earlier pack upload failed; nothing more is written", { cause: this.failure });
-  }
-
-  /**
-   * Runs `write` on the open pack of `kind` once it has room for `length` more bytes (closing full packs, which
-   * may wait for an upload slot). `write` runs synchronously right after the check, so concurrent callers
-   * cannot change the pack in between.
-   */
-  private async place(kind: PackKind, length: number, write: (builder: PackBuilder) => void): Promise<void> {
-    for (;;) {
-      let builder = this.building[kind];
-      if (builder !== undefined && builder.size + length > builder.capacity) {
-        if (builder.stream === undefined && !builder.pooled && builder.buffer.length < this.packBuffers.size) {
-          this.growMetadataBuffer(builder, length);
-        } else await this.finishPack(kind);
-        continue;
-      }
-      if (builder === undefined && kind === "d" && this.settings.store.openWriter !== undefined) {
-        // Data packs go straight to a store that can write objects piece by piece: no pack buffer, no copy.
-        const number = this.packNumber(newPackId(), kind);
-        const info = this.packs[number]!;
-        info.state = "building";
-        const stream = new StreamedPack(this.settings.store.openWriter(packKey(kind, info.id)), this.stagingBuffers);
-        builder = {
-          number,
-          buffer: EMPTY,
-          stream,
-          capacity: Math.max(length, packBufferSize(this.settings.packSize)),
-          pooled: false,
-          size: 0,
-          entries: new TrailerEntries(),
-        };
-        this.building[kind] = builder;
-      }
-      if (builder === undefined && kind === "m" && length <= METADATA_PACK_START) {
-        // Metadata packs start small and grow: a backup of a few large files writes a few kilobytes of trees,
-        // and a full-size buffer for them would be ~17 MB of the process's memory for nothing.
-        const number = this.packNumber(newPackId(), kind);
-        this.packs[number]!.state = "building";
-        const buffer = Buffer.allocUnsafeSlow(METADATA_PACK_START);
-        builder = {
-          number,
-          buffer,
-          stream: undefined,
-          capacity: buffer.length,
-          pooled: false,
-          size: 0,
-          entries: new TrailerEntries(),
-        };
-        this.building[kind] = builder;
-      }
-      if (builder === undefined) {
-        // Backpressure on whole packs: when the store is slower than sealing, full packs would otherwise pile up
-        // waiting for an upload slot (each concurrent writer opening a new one), measured at 800 MB of RSS with
-        // one upload slot. The open data pack plus the uploads is all that may hold a pack buffer (metadata packs
-        // grow their own buffers).
-        if (this.packBuffers.outstanding > this.settings.maxUploads) {
-          await this.packBuffers.whenBelow(this.settings.maxUploads + 1);
-          continue;
-        }
-        const number = this.packNumber(newPackId(), kind);
-        this.packs[number]!.state = "building";
-        const fits = length <= this.packBuffers.size;
-        const buffer = fits ? this.packBuffers.take() : Buffer.allocUnsafe(length);
-        builder = {
-          number,
-          buffer,
-          stream: undefined,
-          capacity: buffer.length,
-          pooled: fits,
-          size: 0,
-          entries: new TrailerEntries(),
-        };
-        this.building[kind] = builder;
-      }
-      write(builder);
-      if (builder.size >= this.settings.packSize) await this.finishPack(kind);
-      return;
-    }
-  }
-
-  /** Doubles a metadata pack's own buffer (up to the pooled size) so that `length` more bytes fit. */
-  private growMetadataBuffer(builder: PackBuilder, length: number): void {
-    const size = Math.min(this.packBuffers.size, Math.max(builder.buffer.length * 2, builder.size + length));
-    const bigger = Buffer.allocUnsafeSlow(size);
-    builder.buffer.copy(bigger, 0, 0, builder.size);
-    builder.buffer = bigger;
-    builder.capacity = size;
-  }
-
-  /** Appends a sealed record to the open pack of `kind` and records it in the table. */
   /** Appends a sealed record to the open pack of `kind` and records it in the table; `record` may be reused after. */
   async add(kind: PackKind, id: Buffer, record: Buffer): Promise<void> {
-    this.checkHealthy();
-    let written: Promise<void> | undefined;
-    await this.place(kind, record.length, (builder) => {
-      const { added } = this.table.insert(id, builder.number, builder.size, record.length);
+    await this.writer.write(kind, id, record, (pack, offset) => {
       // Another caller may have stored the same content meanwhile.
-      if (added) {
-        this.addedBytes += record.length;
-        written = this.append(builder, id, record);
-      }
+      const { added } = this.table.insert(id, pack, offset, record.length);
+      if (added) this.addedBytes += record.length;
+      return added;
     });
-    await written;
-  }
-
-  /** Copies the record into a buffered pack, or starts writing it into a streamed one (the promise of that write). */
-  private append(builder: PackBuilder, id: Buffer, record: Buffer): Promise<void> | undefined {
-    const at = builder.size;
-    builder.entries.push(id, at, record.length);
-    builder.size += record.length;
-    if (builder.stream !== undefined) return builder.stream.write(record, at);
-    record.copy(builder.buffer, at);
-    return undefined;
   }
 
   /** Appends an existing record (pack rewrite) and points the blob's table slot at its new place. */
   async relocate(kind: PackKind, slot: number, record: Buffer): Promise<void> {
-    this.checkHealthy();
-    let written: Promise<void> | undefined;
-    await this.place(kind, record.length, (builder) => {
-      this.table.relocate(slot, builder.number, builder.size, record.length);
-      written = this.append(builder, this.table.idOf(slot), record);
+    await this.writer.write(kind, this.table.idOf(slot), record, (pack, offset) => {
+      this.table.relocate(slot, pack, offset, record.length);
+      return true;
     });
-    await written;
   }
 
-  /** Packs uploaded but not yet named by an index file written by this process. */
+  /** Packs stored but not yet named by an index file written by this process. */
   takeUnindexed(): number[] {
-    const out = this.unindexed;
-    this.unindexed = [];
-    return out;
-  }
-
-  /** Closes the open pack of `kind` and starts its upload, waiting first if too many uploads are running. */
-  private async finishPack(kind: PackKind): Promise<void> {
-    const builder = this.building[kind];
-    if (builder === undefined) return;
-    this.building[kind] = undefined;
-    const pack = this.packs[builder.number]!;
-    pack.state = "uploading";
-    const trailer = encodeTrailer(this.settings.keys, pack.id, builder.entries);
-    const key = packKey(kind, pack.id);
-    let store: () => Promise<void>;
-    let committed: (() => void) | undefined;
-    const stream = builder.stream;
-    if (stream === undefined) {
-      let data: Buffer;
-      if (builder.size + trailer.length <= builder.buffer.length) {
-        trailer.copy(builder.buffer, builder.size);
-        data = builder.buffer.subarray(0, builder.size + trailer.length);
-      } else {
-        data = Buffer.concat([builder.buffer.subarray(0, builder.size), trailer]);
-      }
-      this.uploadingData.set(builder.number, data);
-      store = () => this.settings.store.put(key, data);
-    } else {
-      this.committing.set(builder.number, new Promise<void>((resolve) => (committed = resolve)));
-      store = async () => {
-        try {
-          await stream.finish(trailer, builder.size);
-          await stream.commit();
-        } catch (err) {
-          await stream.abort();
-          throw err;
-        }
-      };
-    }
-    // Counted until its upload is registered, so a flush cannot miss a pack still waiting for a slot.
-    this.waitingForSlot++;
-    try {
-      while (this.uploads.size >= this.settings.maxUploads) await Promise.race(this.uploads);
-    } finally {
-      this.waitingForSlot--;
-    }
-    const upload = store()
-      .then(() => {
-        pack.state = "stored";
-        this.unindexed.push(builder.number);
-      })
-      .catch((err: unknown) => {
-        this.failure ??= new Error(`cannot store pack ${key} in ${this.settings.store.describe}`, { cause: err });
-      })
-      .finally(() => {
-        this.uploadingData.delete(builder.number);
-        this.committing.delete(builder.number);
-        committed?.();
-        this.uploads.delete(upload);
-        if (builder.pooled) this.packBuffers.give(builder.buffer);
-      });
-    this.uploads.add(upload);
+    return this.writer.takeUnindexed();
   }
 
   /** Stores open packs and waits for all uploads. */
-  async flushPacks(): Promise<void> {
-    await this.finishPack("d");
-    await this.finishPack("m");
-    while (this.uploads.size > 0 || this.waitingForSlot > 0) {
-      if (this.uploads.size > 0) await Promise.race(this.uploads);
-      else await new Promise((resolve) => setImmediate(resolve));
-    }
-    this.checkHealthy();
+  flushPacks(): Promise<void> {
+    return this.writer.flush();
   }
 
   /** Makes everything added so far durable: packs first, then the index files naming them. */
   async flush(): Promise<void> {
     await this.flushPacks();
-    const numbers = this.unindexed;
-    this.unindexed = [];
+    const numbers = this.writer.takeUnindexed();
     try {
       await this.writeIndexFor(new Set(numbers));
     } catch (err) {
-      this.unindexed.push(...numbers);
+      this.writer.returnUnindexed(numbers);
       throw err;
     }
   }
@@ -458,13 +243,9 @@ export class BlobStore {
     if (slot < 0) return undefined;
     const pack = this.table.packOf(slot);
     const info = this.packs[pack]!;
-    if (info.state === "building") await this.finishPack(info.kind);
-    // A streamed pack is readable once committed (a failed commit leaves it unreadable: the read fails).
-    const commit = this.committing.get(pack);
-    if (commit !== undefined) await commit;
+    const pending = info.state === "stored" ? undefined : await this.writer.pendingData(pack);
     const offset = this.table.offsetOf(slot);
     const length = this.table.lengthOf(slot);
-    const pending = this.uploadingData.get(pack);
     // A copy: the pack buffer is reused once its upload finishes.
     if (pending !== undefined) return { record: Buffer.from(pending.subarray(offset, offset + length)), pack };
     if (this.recentPack?.number === pack) {
