@@ -129,7 +129,7 @@ export function renderReport(input: ReportInput): string {
     `Skiff data mover benchmark (${input.mode}), ${new Date().toISOString()}`,
     `tools: ${input.tools.join(", ")}${input.skipped.length ? `; not run: ${input.skipped.join(", ")}` : ""}`,
     `machine: ${input.machine}; repositories ${input.repositories}`,
-    `each tool ran ${runs}, in the order listed, ${cache}`,
+    `each tool ran ${runs}, ${input.repeats > 1 ? "each round starting with the next tool" : "in the order listed"}, ${cache}`,
     "MB = 10^6 bytes; CPU s = user + system seconds; 'vs peer' = peer seconds / Skiff seconds " +
       "(above 1: Skiff faster); repo size after the step",
     "",

@@ -52,8 +52,12 @@ export async function standardRound(ctx: RoundContext): Promise<void> {
   const stepD = "(d) restore of (c)";
   const latest = new Map<ToolName, string>();
   const ready = new Set<ToolName>();
+  // Each round starts with the next tool: whoever goes first in a step meets the machine as the previous step
+  // left it (page cache pressure, writeback), so no tool should always be first.
+  const shift = (round - 1) % tools.length;
+  const order = [...tools.slice(shift), ...tools.slice(0, shift)];
 
-  for (const tool of tools) {
+  for (const tool of order) {
     const repo = join(runDir, tool.name, `repo-large-${round}`);
     if (!(await ctx.initRepo(tool, repo, stepA))) continue;
     ready.add(tool.name);
@@ -66,7 +70,7 @@ export async function standardRound(ctx: RoundContext): Promise<void> {
       large.dir,
     );
   }
-  for (const tool of tools) {
+  for (const tool of order) {
     const repo = join(runDir, tool.name, `repo-small-${round}`);
     if (!(await ctx.initRepo(tool, repo, stepB))) continue;
     await ctx.step(
@@ -80,7 +84,7 @@ export async function standardRound(ctx: RoundContext): Promise<void> {
   }
   const changed = await applyChange(large.dir, largeSpec);
   summary.changedBytes = changed;
-  for (const tool of tools.filter((t) => ready.has(t.name))) {
+  for (const tool of order.filter((t) => ready.has(t.name))) {
     const repo = join(runDir, tool.name, `repo-large-${round}`);
     const result = await ctx.step(
       tool,
@@ -103,7 +107,7 @@ export async function standardRound(ctx: RoundContext): Promise<void> {
   // Across rounds a mismatch is kept: one bad restore is enough to report.
   summary.restoreVerification ??= {};
   const verification = summary.restoreVerification as Record<string, string>;
-  for (const tool of tools) {
+  for (const tool of order) {
     const snapshot = latest.get(tool.name);
     if (!snapshot) continue;
     const repo = join(runDir, tool.name, `repo-large-${round}`);
@@ -131,7 +135,7 @@ export async function standardRound(ctx: RoundContext): Promise<void> {
   }
   // Only the last round's repositories are kept (for a look afterwards); earlier ones would fill the disk.
   if (round < repeats) {
-    for (const tool of tools) {
+    for (const tool of order) {
       await rm(join(runDir, tool.name, `repo-large-${round}`), { recursive: true, force: true });
       await rm(join(runDir, tool.name, `repo-small-${round}`), { recursive: true, force: true });
     }
