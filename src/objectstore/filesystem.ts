@@ -8,7 +8,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { constants, type Dirent } from "node:fs";
-import { link, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
+import { type FileHandle, link, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type OpenedFile, OpenFailedError, ReadHandles } from "./read-handles.ts";
@@ -41,6 +41,14 @@ export async function openFilesystemStore(
   return new FilesystemStore(root);
 }
 
+/** Writes all of `data` at `position` (a write may take fewer bytes than it was given). */
+async function writeFully(handle: FileHandle, data: Uint8Array, position: number): Promise<void> {
+  for (let written = 0; written < data.length; ) {
+    const { bytesWritten } = await handle.write(data, written, data.length - written, position + written);
+    written += bytesWritten;
+  }
+}
+
 interface DirectorySync {
   /** The sync running now; it covers only renames done before it started. */
   running: Promise<void> | undefined;
@@ -69,18 +77,20 @@ export class FilesystemStore implements ObjectStore {
     return join(this.root, key);
   }
 
-  /** Writes body to a synced temporary file next to the target and returns its path. */
-  private async writeTemp(path: string, body: Uint8Array): Promise<string> {
+  /** Creates a new temporary file next to `path` (its directory made if missing). */
+  private async openTemp(path: string) {
     const dir = join(path, "..");
     await mkdir(dir, { recursive: true });
     const temp = join(dir, `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`);
     const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+    return { dir, temp, handle };
+  }
+
+  /** Writes body to a synced temporary file next to the target and returns its path. */
+  private async writeTemp(path: string, body: Uint8Array): Promise<string> {
+    const { temp, handle } = await this.openTemp(path);
     try {
-      let written = 0;
-      while (written < body.length) {
-        const { bytesWritten } = await handle.write(body, written, body.length - written);
-        written += bytesWritten;
-      }
+      await writeFully(handle, body, 0);
       await handle.sync();
     } catch (err) {
       await handle.close().catch(() => {});
@@ -140,10 +150,7 @@ export class FilesystemStore implements ObjectStore {
   /** A temporary file next to the target, written in place, synced and renamed on commit (see put). */
   async openWriter(key: string): Promise<ObjectWriter> {
     const path = this.pathOf(key);
-    const dir = join(path, "..");
-    await mkdir(dir, { recursive: true });
-    const temp = join(dir, `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`);
-    const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+    const { dir, temp, handle } = await this.openTemp(path);
     let done = false;
     const finish = () => {
       if (done) throw new Error(`the writer of ${path} is already committed or aborted`);
@@ -152,10 +159,7 @@ export class FilesystemStore implements ObjectStore {
     return {
       writeAt: async (data, offset) => {
         if (done) throw new Error(`the writer of ${path} is already committed or aborted`);
-        for (let written = 0; written < data.length; ) {
-          const { bytesWritten } = await handle.write(data, written, data.length - written, offset + written);
-          written += bytesWritten;
-        }
+        await writeFully(handle, data, offset);
       },
       commit: async () => {
         finish();

@@ -126,20 +126,7 @@ export function sealBlobInto(
     }
   }
   if (target.length < RECORD_OVERHEAD + payload.length) throw new Error("record buffer too small");
-  const nonce = nextNonce();
-  const cipher = createCipheriv("aes-256-gcm", blobKey(keys, id), nonce);
-  cipher.setAAD(Buffer.concat([id, Buffer.of(flags)]));
-  target[0] = flags;
-  nonce.copy(target, 1);
-  let at = 13;
-  for (let i = 0; i < payload.length; i += CIPHER_SLICE) {
-    at += copyAndFree(cipher.update(payload.subarray(i, Math.min(payload.length, i + CIPHER_SLICE))), target, at);
-  }
-  const tail = cipher.final();
-  tail.copy(target, at);
-  at += tail.length;
-  cipher.getAuthTag().copy(target, at);
-  return at + 16;
+  return encryptInto(keys, id, flags, payload, target);
 }
 
 /**
@@ -151,20 +138,29 @@ export function sealBlobInto(
 export function sealInPlace(keys: RepositoryKeys, id: Uint8Array, buffer: Buffer, length: number): number {
   if (buffer.length < length + RECORD_OVERHEAD) throw new Error("buffer too small to seal in place");
   buffer.copyWithin(13, 0, length);
+  return encryptInto(keys, id, 0, buffer.subarray(13, 13 + length), buffer);
+}
+
+/**
+ * Writes the record of `payload` into `target`: flags, a fresh nonce, the ciphertext at offset 13 and the tag.
+ * Each slice's ciphertext lands where that slice sits when `payload` is `target`'s own bytes at offset 13, which
+ * is what lets sealInPlace encrypt in place (GCM output has exactly its input's length; checked).
+ */
+function encryptInto(keys: RepositoryKeys, id: Uint8Array, flags: number, payload: Uint8Array, target: Buffer): number {
   const nonce = nextNonce();
   const cipher = createCipheriv("aes-256-gcm", blobKey(keys, id), nonce);
-  cipher.setAAD(Buffer.concat([id, Buffer.of(0)]));
-  buffer[0] = 0;
-  nonce.copy(buffer, 1);
-  for (let from = 13; from < 13 + length; from += CIPHER_SLICE) {
-    const to = Math.min(13 + length, from + CIPHER_SLICE);
-    const out = cipher.update(buffer.subarray(from, to));
-    if (out.length !== to - from) throw new Error("AES-GCM returned output of an unexpected length");
-    copyAndFree(out, buffer, from);
+  cipher.setAAD(Buffer.concat([id, Buffer.of(flags)]));
+  target[0] = flags;
+  nonce.copy(target, 1);
+  for (let i = 0; i < payload.length; i += CIPHER_SLICE) {
+    const slice = payload.subarray(i, Math.min(payload.length, i + CIPHER_SLICE));
+    const out = cipher.update(slice);
+    if (out.length !== slice.length) throw new Error("AES-GCM returned output of an unexpected length");
+    copyAndFree(out, target, 13 + i);
   }
   if (cipher.final().length !== 0) throw new Error("AES-GCM returned output at final");
-  cipher.getAuthTag().copy(buffer, 13 + length);
-  return length + RECORD_OVERHEAD;
+  cipher.getAuthTag().copy(target, 13 + payload.length);
+  return payload.length + RECORD_OVERHEAD;
 }
 
 export class IntegrityError extends Error {
