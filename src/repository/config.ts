@@ -153,6 +153,11 @@ export async function readConfig(store: ObjectStore): Promise<RepositoryConfig> 
     throw new UnsupportedFormatError(store.describe, `'${String(parsed.format)}' version ${String(parsed.version)}`);
   }
   const c = parsed as RepositoryConfig;
+  if (c.compression !== undefined && !COMPRESSIONS.includes(c.compression)) {
+    throw new Error(
+      `the config object of ${store.describe} has compression '${String(c.compression)}'; this skiff knows ${COMPRESSIONS.join(", ")}`,
+    );
+  }
   const ok =
     typeof c.id === "string" &&
     typeof c.masterKey === "string" &&
@@ -161,7 +166,6 @@ export async function readConfig(store: ObjectStore): Promise<RepositoryConfig> 
     Number.isInteger(c.chunker?.minSize) &&
     Number.isInteger(c.chunker?.avgSize) &&
     Number.isInteger(c.chunker?.maxSize) &&
-    (c.compression === undefined || COMPRESSIONS.includes(c.compression)) &&
     c.chunker.minSize > 64 &&
     c.chunker.minSize < c.chunker.maxSize;
   if (!ok) throw new Error(`the config object of ${store.describe} is incomplete or invalid`);

@@ -45,6 +45,18 @@ test("altered parameters in the config make the key check fail", async (t) => {
   await assert.rejects(openRepository(store, PASSWORD, FAST), WrongPasswordError);
 });
 
+test("an unknown compression in the config is refused with an error naming it", async (t) => {
+  const { dir } = await newRepository(t);
+  const path = join(dir, "repo", "config");
+  const config = JSON.parse(await readFile(path, "utf8"));
+  await writeFile(path, JSON.stringify({ ...config, compression: "lz4" }));
+  const store = await openFilesystemStore(join(dir, "repo"));
+  await assert.rejects(
+    openRepository(store, PASSWORD, FAST),
+    /config object of file:\/\/.* has compression 'lz4'; this skiff knows none, zstd/,
+  );
+});
+
 test("an empty directory is not a repository; a missing one is an error naming it; init twice fails", async (t) => {
   const dir = await tempDir(t);
   const store = await openFilesystemStore(join(dir, "empty"), { create: true });
