@@ -124,7 +124,9 @@ test("a failing source fails the write with its own error and the repository sta
   assert.ok((await collect(repo.readObject(ref))).equals(data));
 });
 
-test("more parallel writers than chunk slots all finish (a partial chunk does not hold a slot)", async (t) => {
+test("more parallel writers than chunk slots all finish (a partial chunk does not hold a slot)", {
+  timeout: 60_000,
+}, async (t) => {
   const { repo } = await newRepository(t);
   const slots = repo.parts.chunksInFlight;
   const inputs = Array.from({ length: slots + 3 }, () => random(1_000_000));
