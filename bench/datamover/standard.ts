@@ -57,31 +57,22 @@ export async function standardRound(ctx: RoundContext): Promise<void> {
   const shift = (round - 1) % tools.length;
   const order = [...tools.slice(shift), ...tools.slice(0, shift)];
 
-  for (const tool of order) {
-    const repo = join(runDir, tool.name, `repo-large-${round}`);
-    if (!(await ctx.initRepo(tool, repo, stepA))) continue;
-    ready.add(tool.name);
+  /** A first backup of `data` into a fresh repository per tool; true when the repository could be made. */
+  const firstBackup = async (tool: Tool, stepName: string, name: string, data: DatasetInfo, rate: Row["rate"]) => {
+    const repo = join(runDir, tool.name, `${name}-${round}`);
+    if (!(await ctx.initRepo(tool, repo, stepName))) return false;
     await ctx.step(
       tool,
-      stepA,
-      tool.backup(repo, large.dir),
-      { files: large.files, bytes: large.bytes, rate: "MB/s" },
+      stepName,
+      tool.backup(repo, data.dir),
+      { files: data.files, bytes: data.bytes, rate },
       repo,
-      large.dir,
+      data.dir,
     );
-  }
-  for (const tool of order) {
-    const repo = join(runDir, tool.name, `repo-small-${round}`);
-    if (!(await ctx.initRepo(tool, repo, stepB))) continue;
-    await ctx.step(
-      tool,
-      stepB,
-      tool.backup(repo, small.dir),
-      { files: small.files, bytes: small.bytes, rate: "files/s" },
-      repo,
-      small.dir,
-    );
-  }
+    return true;
+  };
+  for (const tool of order) if (await firstBackup(tool, stepA, "repo-large", large, "MB/s")) ready.add(tool.name);
+  for (const tool of order) await firstBackup(tool, stepB, "repo-small", small, "files/s");
   const changed = await applyChange(large.dir, largeSpec);
   summary.changedBytes = changed;
   for (const tool of order.filter((t) => ready.has(t.name))) {
