@@ -96,6 +96,9 @@ describe("skiff data-mover (CLI)", { timeout: 180_000 }, () => {
     const init = await skiff(["repo", "init", ...repoFlags]);
     assert.equal(init.code, 0, init.stderr);
   });
+  /** `skiff data-mover restore` of `snapshot` into `target` with this repository, plus `extra` flags. */
+  const restoreSnapshot = (snapshot: string, target: string, ...extra: string[]) =>
+    skiff(["data-mover", "restore", ...repoFlags, "--snapshot", snapshot, "--target", target, ...extra]);
   after(() => {
     for (const child of children) child.kill("SIGKILL");
     rmSync(work, { recursive: true, force: true });
@@ -122,27 +125,11 @@ describe("skiff data-mover (CLI)", { timeout: 180_000 }, () => {
     assert.deepEqual(Object.keys(progressLines[0]), ["totalBytes", "doneBytes"]);
 
     const target = join(work, "plain-restored");
-    const restore = await skiff([
-      "data-mover",
-      "restore",
-      ...repoFlags,
-      "--snapshot",
-      String(summary.snapshotID),
-      "--target",
-      target,
-    ]);
+    const restore = await restoreSnapshot(String(summary.snapshotID), target);
     assert.equal(restore.code, 0, restore.stderr);
     assert.ok(readFileSync(join(target, "sub", "a")).equals(bytes(1, 100_000)));
 
-    const again = await skiff([
-      "data-mover",
-      "restore",
-      ...repoFlags,
-      "--snapshot",
-      String(summary.snapshotID),
-      "--target",
-      target,
-    ]);
+    const again = await restoreSnapshot(String(summary.snapshotID), target);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /is not empty.*--overwrite/);
   });
@@ -154,15 +141,7 @@ describe("skiff data-mover (CLI)", { timeout: 180_000 }, () => {
     const noSource = await skiff(["data-mover", "backup", ...repoFlags]);
     assert.equal(noSource.code, 2);
     assert.match(noSource.stderr, /--source is required/);
-    const unknown = await skiff([
-      "data-mover",
-      "restore",
-      ...repoFlags,
-      "--snapshot",
-      "abcdef",
-      "--target",
-      join(work, "x"),
-    ]);
+    const unknown = await restoreSnapshot("abcdef", join(work, "x"));
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /no snapshot 'abcdef'/);
     const wrongPassword = join(work, "wrong");
@@ -192,16 +171,7 @@ describe("skiff data-mover (CLI)", { timeout: 180_000 }, () => {
     const summary = lastJson(backup.stdout);
     assert.equal((summary.source as { volumeMode: string }).volumeMode, "Block");
     const target = join(work, "disk-restored.img");
-    const restore = await skiff([
-      "data-mover",
-      "restore",
-      ...repoFlags,
-      "--snapshot",
-      String(summary.snapshotID),
-      "--target",
-      target,
-      "--sparse",
-    ]);
+    const restore = await restoreSnapshot(String(summary.snapshotID), target, "--sparse");
     assert.equal(restore.code, 0, restore.stderr);
     assert.ok(readFileSync(target).equals(readFileSync(image)));
     assert.ok(statSync(target).blocks * 512 <= (1 << 20) + 65536, "zero runs restored as holes");
