@@ -47,7 +47,8 @@ export function blobId(keys: RepositoryKeys, data: Uint8Array): Buffer {
   return createHmac("sha256", keys.mac).update(data).digest().subarray(0, BLOB_ID_BYTES);
 }
 
-function blobKey(keys: RepositoryKeys, id: Uint8Array): KeyObject {
+/** The AES key of one blob: HMAC-SHA256(encryption key, blob id). */
+export function blobKey(keys: RepositoryKeys, id: Uint8Array): KeyObject {
   // A key object: node:crypto handles those several times faster than raw key bytes.
   return createSecretKey(createHmac("sha256", keys.encryption).update(id).digest());
 }

@@ -6,10 +6,17 @@
  * Same record layout as crypto.ts's sealBlobInto and openBlob: flags (1) | nonce (12) | AES-256-GCM ciphertext |
  * tag (16), under the key HMAC-SHA256(encryption key, blob id), with the blob id and flags as associated data.
  */
-import { createDecipheriv, createHmac, createSecretKey } from "node:crypto";
+import { createDecipheriv } from "node:crypto";
 import { promisify } from "node:util";
 import { zstdDecompress } from "node:zlib";
-import { copyAndFree, IntegrityError, RECORD_OVERHEAD, type RepositoryKeys, zstdContentSize } from "./crypto.ts";
+import {
+  blobKey,
+  copyAndFree,
+  IntegrityError,
+  RECORD_OVERHEAD,
+  type RepositoryKeys,
+  zstdContentSize,
+} from "./crypto.ts";
 
 const FLAG_ZSTD = 1;
 /**
@@ -32,8 +39,7 @@ export interface OpenedInPlace {
 export function openInPlace(keys: RepositoryKeys, id: Uint8Array, record: Buffer): OpenedInPlace {
   if (record.length < RECORD_OVERHEAD) throw new IntegrityError("blob record is truncated");
   const flags = record[0]!;
-  const key = createSecretKey(createHmac("sha256", keys.encryption).update(id).digest());
-  const decipher = createDecipheriv("aes-256-gcm", key, record.subarray(1, 13));
+  const decipher = createDecipheriv("aes-256-gcm", blobKey(keys, id), record.subarray(1, 13));
   const aad = Buffer.allocUnsafe(id.length + 1);
   aad.set(id);
   aad[id.length] = flags;
