@@ -43,6 +43,10 @@ export interface ReadCounter {
  * Yields the file's bytes until end of file. `expectedSize` only sizes the first buffer: a file that grows or
  * shrinks while it is read is read as it is. On Linux a short read of a regular file or block device means end
  * of file, which saves the final zero-length read; a pipe (`isStream`) may return less at any time.
+ *
+ * A file (not a stream) is read one piece ahead: the next read runs in the thread pool while the caller chunks
+ * the piece just yielded. Without it the main thread sat idle for each read (measured on a 2 GiB backup: the
+ * two files being read waited 1.7 s each for their reads, in a 3.3 s run).
  */
 export async function* readChunks(
   handle: FileHandle,
@@ -52,24 +56,30 @@ export async function* readChunks(
   signal?: AbortSignal,
   isStream = false,
 ): AsyncGenerator<Uint8Array> {
-  let position = 0;
-  let wanted = expectedSize < readSize ? expectedSize + 1 : readSize;
   // Two read buffers take turns instead of a fresh megabyte per read, which would pile up as garbage faster
-  // than the collector frees it. This relies on the writer being done with a piece (the repository copies it
-  // into its chunker) once it asks for the piece after next.
+  // than the collector frees it. The caller is done with a piece once it asks for the next one (the repository
+  // copies it into its chunker), so the read ahead goes into the buffer of the piece before.
   const buffers: Buffer[] = [];
   let turn = 0;
+  const bufferFor = (wanted: number): Buffer => {
+    if (wanted < readSize) return Buffer.allocUnsafe(wanted);
+    if (buffers.length < 2) buffers.push(Buffer.allocUnsafeSlow(readSize));
+    return buffers[turn++ % 2]!;
+  };
+  const startRead = (position: number, wanted: number) => {
+    const buffer = bufferFor(wanted);
+    const read = handle.read(buffer, 0, wanted, isStream ? null : position);
+    // Settled here too, so a read ahead that the caller never asks for cannot be an unhandled rejection.
+    read.catch(() => {});
+    return { buffer, wanted, read };
+  };
+  let position = 0;
+  let next = startRead(0, expectedSize < readSize ? expectedSize + 1 : readSize);
   for (;;) {
     signal?.throwIfAborted();
-    let buffer: Buffer;
-    if (wanted < readSize) buffer = Buffer.allocUnsafe(wanted);
-    else {
-      if (buffers.length < 2) buffers.push(Buffer.allocUnsafeSlow(readSize));
-      buffer = buffers[turn++ % 2]!;
-    }
+    const { buffer, wanted, read } = next;
     let bytesRead: number;
     try {
-      const read = handle.read(buffer, 0, wanted, isStream ? null : position);
       // A read of a pipe or a stalled device may not return for a long time; cancellation must not wait for it.
       ({ bytesRead } = await untilAborted(read, signal));
     } catch (err) {
@@ -78,9 +88,11 @@ export async function* readChunks(
     if (bytesRead === 0) return;
     position += bytesRead;
     counter.onBytes(bytesRead);
+    const last = bytesRead < wanted && !isStream;
+    if (!last && !isStream) next = startRead(position, readSize);
     yield bytesRead === wanted ? buffer : buffer.subarray(0, bytesRead);
-    if (bytesRead < wanted && !isStream) return;
-    wanted = readSize;
+    if (last) return;
+    if (isStream) next = startRead(position, readSize);
   }
 }
 
