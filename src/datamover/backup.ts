@@ -8,6 +8,7 @@ import { dirname, resolve } from "node:path";
 import type { Repository, SnapshotManifest, SnapshotStats } from "../repository/types.ts";
 import { type SourceIssue, TreeWalker } from "./backup-walk.ts";
 import { deviceSize } from "./block-device.ts";
+import { sumFileSizes } from "./estimate.ts";
 import { selectParentSnapshot } from "./parent.ts";
 import { type ProgressListener, ProgressMeter } from "./progress.ts";
 import { type ManifestWithRoot, rootAttributesFrom } from "./root-directory.ts";
@@ -73,10 +74,9 @@ export async function backupDirectory(repo: Repository, options: BackupOptions):
   let smallFiles: SmallFileReader | undefined;
   try {
     smallFiles = new SmallFileReader(repo);
-    const reader = smallFiles;
     if (parent !== undefined) meter.setTotal(parent.stats.bytes);
     else {
-      void estimateTotal(source, reader).then((total) => {
+      void estimateTotal(source, run.signal).then((total) => {
         // A late estimate must not report after the run ended.
         if (total !== undefined && !run.signal.aborted) meter.setTotal(total);
       });
@@ -118,10 +118,9 @@ export async function backupDirectory(repo: Repository, options: BackupOptions):
     return await repo.saveSnapshot(manifest);
   } finally {
     meter.stop();
-    // Also stops the size estimate if it is still walking.
     await smallFiles?.close();
     options.signal?.removeEventListener("abort", forwardAbort);
-    // Marks the run as over, so a late estimate is ignored.
+    // Marks the run as over: a size estimate still walking stops, and a late one is ignored.
     if (!run.signal.aborted) run.abort(new Error("backup finished"));
   }
 }
@@ -243,16 +242,16 @@ async function resolveParent(
 
 /**
  * The total for progress reports. A mount point's used bytes (statfs) is instant and close for a volume; a plain
- * directory is measured by a metadata-only walk on a reader thread, beside the backup.
+ * directory is measured by a metadata-only walk in slices on this thread, beside the backup (sumFileSizes).
  */
-async function estimateTotal(source: string, reader: SmallFileReader): Promise<number | undefined> {
+async function estimateTotal(source: string, signal: AbortSignal): Promise<number | undefined> {
   try {
     const [self, above] = await Promise.all([stat(source), stat(dirname(source))]);
     if (self.dev !== above.dev) {
       const fs = await statfs(source);
       return (fs.blocks - fs.bfree) * fs.bsize;
     }
-    return await reader.estimate(source);
+    return await sumFileSizes(source, { signal });
   } catch {
     return undefined;
   }

@@ -71,7 +71,7 @@ export class BatchWorkerPool<J, R> {
   readonly #size: number;
   readonly #workerData: unknown;
 
-  /** Threads start with the first batch (and again after stopIfIdle). */
+  /** Threads start with the first batch: a backup without small files never starts them. */
   #start(): void {
     for (let i = this.#workers.length; i < this.#size; i++) {
       const worker = new Worker(this.#script, { resourceLimits: workerLimits, workerData: this.#workerData });
@@ -80,19 +80,6 @@ export class BatchWorkerPool<J, R> {
       this.#workers.push(worker);
       this.#busy.push(0);
     }
-  }
-
-  /**
-   * Ends the threads when no job is queued or running (their memory goes back); a later job starts them again.
-   * Returns whether they were ended.
-   */
-  stopIfIdle(): boolean {
-    if (this.pendingJobs > 0 || this.#workers.length === 0) return false;
-    const workers = this.#workers.splice(0);
-    this.#busy.length = 0;
-    this.#gifts = [];
-    for (const worker of workers) void worker.terminate();
-    return true;
   }
 
   /** Jobs queued or in a worker's hands. */

@@ -1,23 +1,20 @@
 /**
  * Worker thread body that reads small source files whole with synchronous calls (the bytes are moved, not
- * copied, to the main thread), and walks the tree once for the progress estimate of a first backup. Given the
- * repository's sealing (workerData), it also hashes and encrypts each file here, so the main thread only has to
- * index and pack the record.
+ * copied, to the main thread). Given the repository's sealing (workerData), it also hashes and encrypts each file
+ * here, so the main thread only has to index and pack the record.
  */
 import { workerData } from "node:worker_threads";
 import { type ObjectSealer, type ObjectSealing, objectSealer, sealedBytes } from "../repository/sealed-objects.ts";
 import { serveBatches } from "./batch-worker-pool.ts";
-import { sumFileSizes } from "./estimate.ts";
 import { readSmallFile } from "./source-reader.ts";
 
 /**
- * Read one small file whole; read and seal it as one object (when it still fits `maxBytes`, otherwise its bytes
- * come back as with "read"); or sum the file sizes below a directory (the progress estimate).
+ * Read one small file whole, or read and seal it as one object (when it still fits `maxBytes`, otherwise its
+ * bytes come back as with "read").
  */
 export type ReaderJob =
   | { kind: "read"; path: string; expectedSize: number }
-  | { kind: "seal"; path: string; expectedSize: number; maxBytes: number }
-  | { kind: "estimate"; root: string };
+  | { kind: "seal"; path: string; expectedSize: number; maxBytes: number };
 
 /**
  * A sealed file: its plain size and where ObjectSealer.sealInto wrote it (see splitSealed). The records of
@@ -32,7 +29,7 @@ export interface SealedFile {
   shares: number;
 }
 
-export type ReaderResult = Uint8Array | SealedFile | number;
+export type ReaderResult = Uint8Array | SealedFile;
 
 const sealing = workerData as ObjectSealing | undefined;
 let sealer: ObjectSealer | undefined;
@@ -85,7 +82,6 @@ function seal(path: string, expectedSize: number, maxBytes: number): { value: Re
 
 serveBatches<ReaderJob, ReaderResult>(
   (job) => {
-    if (job.kind === "estimate") return { value: sumFileSizes(job.root) };
     if (job.kind === "seal") return seal(job.path, job.expectedSize, job.maxBytes);
     const data = readSmallFile(job.path, job.expectedSize);
     return { value: data, transfer: [data.buffer as ArrayBuffer] };

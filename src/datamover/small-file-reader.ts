@@ -71,15 +71,6 @@ export class SmallFileReader {
     }
   }
 
-  /** Sums the file sizes below `root` on the reader thread (the progress estimate). */
-  async estimate(root: string): Promise<number> {
-    const total = (await this.#pool.run({ kind: "estimate", root }, root)) as number;
-    // A tree of large files gives the reader nothing more to do: its memory (~20 MB) goes back until a small file
-    // comes along.
-    this.#pool.stopIfIdle();
-    return total;
-  }
-
   /** Stops the reader thread. */
   close(): Promise<void> {
     return this.#pool.close();

@@ -164,14 +164,14 @@ describe("secondsFromNs", () => {
 });
 
 describe("size estimate", () => {
-  it("sums regular file sizes below a directory", () => {
+  it("sums regular file sizes below a directory", async () => {
     const dir = mkdtempSync(join(tmpdir(), "skiff-estimate-"));
     try {
       mkdirSync(join(dir, "a", "b"), { recursive: true });
       writeFileSync(join(dir, "one"), Buffer.alloc(1000));
       writeFileSync(join(dir, "a", "b", "two"), Buffer.alloc(234));
       symlinkSync("one", join(dir, "link"));
-      assert.equal(sumFileSizes(dir), 1234);
+      assert.equal(await sumFileSizes(dir), 1234);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -179,7 +179,7 @@ describe("size estimate", () => {
 });
 
 describe("size estimate of large directories", () => {
-  it("samples the files of a large directory and stays close to the sum", () => {
+  it("samples the files of a large directory and stays close to the sum, a slice at a time", async () => {
     const dir = mkdtempSync(join(tmpdir(), "skiff-estimate-"));
     try {
       let sum = 0;
@@ -188,8 +188,12 @@ describe("size estimate of large directories", () => {
         writeFileSync(join(dir, `f${i}`), Buffer.alloc(size));
         sum += size;
       }
-      const estimate = sumFileSizes(dir);
+      const estimate = await sumFileSizes(dir);
       assert.ok(Math.abs(estimate - sum) < sum * 0.15, `${estimate} is within 15% of ${sum}`);
+      assert.equal(await sumFileSizes(dir, { sliceEntries: 7 }), estimate, "slices change nothing but the turns");
+      const stop = new AbortController();
+      stop.abort(new Error("backup finished"));
+      await assert.rejects(sumFileSizes(dir, { signal: stop.signal }), /backup finished/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
