@@ -88,6 +88,26 @@ export function objectStoreConformance(name: string, factory: StoreFactory): voi
       await assert.rejects(store.get("short", { offset: 20, length: 1 }));
     });
 
+    it("readInto (where offered) fills a caller's buffer from an offset, short only where the object ends", async (store) => {
+      if (store.readInto === undefined) return;
+      const bytes = randomBytes(300_000);
+      await store.put("into/object", bytes);
+      const target = Buffer.alloc(65_536, 0xee);
+      assert.equal(await store.readInto("into/object", 12_345, target), target.length);
+      assert.deepEqual(target, bytes.subarray(12_345, 12_345 + target.length));
+      // Into the middle of a larger buffer (a view), past the end of the object: what is there, nothing more.
+      const big = Buffer.alloc(1000, 0xee);
+      const view = big.subarray(100, 900);
+      assert.equal(await store.readInto("into/object", bytes.length - 300, view), 300);
+      assert.deepEqual(big.subarray(100, 400), bytes.subarray(bytes.length - 300));
+      assert.ok(big.subarray(400).every((b) => b === 0xee) && big.subarray(0, 100).every((b) => b === 0xee));
+      assert.equal(await store.readInto("into/object", bytes.length, Buffer.alloc(10)), 0, "at the end");
+      assert.equal(await store.readInto("into/object", 0, Buffer.alloc(0)), 0, "an empty buffer");
+      await assert.rejects(store.readInto("into/missing", 0, Buffer.alloc(10)), ObjectNotFoundError);
+      await assert.rejects(store.readInto("into/missing", 0, Buffer.alloc(0)), ObjectNotFoundError);
+      await assert.rejects(store.readInto("into/object", -1, Buffer.alloc(10)), /offset/);
+    });
+
     it("stats existing and missing objects", async (store) => {
       const before = Date.now();
       await store.put("a/b/c.bin", randomBytes(1234));
