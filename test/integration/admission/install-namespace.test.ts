@@ -18,6 +18,7 @@ import { pino } from "pino";
 import { parseAllDocuments } from "yaml";
 import { type RunningWebhook, startWebhook } from "../../../src/admission/webhook.ts";
 import { type Cluster, uniqueName, useCluster, type WebhookRegistration } from "../../env/index.ts";
+import { localWebhookOptions } from "../../support/local-webhook.ts";
 import { type ApiReply, apiCall, create } from "./api.ts";
 import { shippedSelectorWebhookConfigs } from "./webhook-configs.ts";
 
@@ -90,22 +91,16 @@ describe("the shipped webhook configurations in Skiff's install namespace", () =
     created(await create(kc, `/api/v1/namespaces/${installNs}/configmaps`, params));
 
     webhook = await startWebhook(
-      {
-        port: 0,
-        bindAddress: "127.0.0.1",
+      localWebhookOptions({
         policyDir: new URL("../../../policies", import.meta.url).pathname,
         clusterPolicies: false,
-        certMode: "self-managed",
         namespace: installNs,
-        serviceName: "skiff-webhook",
         certSecret,
-        extraHosts: ["127.0.0.1"],
         mutatingConfigurations: [`skiff-policy-mutating-${suffix}`],
         validatingConfigurations: [`skiff-policy-validating-${suffix}`],
-        shutdownDelayMs: 0,
         shutdownGraceMs: 2000,
         bodyLimit: 3 * 1024 * 1024,
-      },
+      }),
       { kubeConfig: kc, logger: pino({ level: process.env.SKIFF_TEST_LOG ?? "silent" }) },
     );
     await webhook.whenReady();

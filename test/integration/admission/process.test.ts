@@ -16,8 +16,8 @@ import { pino } from "pino";
 import { parseAllDocuments } from "yaml";
 import { createCA, createServingCertificate } from "../../../src/admission/certs.ts";
 import { startWebhook } from "../../../src/admission/webhook.ts";
-import type { WebhookOptions } from "../../../src/admission/webhook-options.ts";
 import { type Cluster, freePort, uniqueName, useCluster } from "../../env/index.ts";
+import { localWebhookOptions } from "../../support/local-webhook.ts";
 import { apiCall, create } from "./api.ts";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
@@ -96,21 +96,7 @@ describe("skiff webhook process", () => {
   });
 
   it("two self-managed replicas end up serving the one certificate in the Secret", async () => {
-    const options = (): WebhookOptions => ({
-      port: 0,
-      bindAddress: "127.0.0.1",
-      clusterPolicies: false,
-      certMode: "self-managed",
-      namespace,
-      serviceName: "skiff-webhook",
-      certSecret: "shared-certs",
-      extraHosts: ["127.0.0.1"],
-      mutatingConfigurations: [],
-      validatingConfigurations: [],
-      shutdownDelayMs: 0,
-      shutdownGraceMs: 1000,
-      bodyLimit: 1024 * 1024,
-    });
+    const options = () => localWebhookOptions({ clusterPolicies: false, namespace, certSecret: "shared-certs" });
     const deps = { kubeConfig: cluster.kubeConfig, logger: pino({ level: "silent" }) };
     const replicas = await Promise.all([startWebhook(options(), deps), startWebhook(options(), deps)]);
     try {
@@ -193,22 +179,13 @@ describe("skiff webhook process", () => {
     const lines: string[] = [];
     const logger = pino({ level: "debug" }, { write: (line: string) => lines.push(line) });
     const webhook = await startWebhook(
-      {
-        port: 0,
-        bindAddress: "127.0.0.1",
+      localWebhookOptions({
         policyDir: join(root, "policies"),
         clusterPolicies: true,
-        certMode: "self-managed",
         namespace: ns,
-        serviceName: "skiff-webhook",
-        certSecret: "skiff-webhook-certs",
-        extraHosts: ["127.0.0.1"],
         mutatingConfigurations: [mutating],
         validatingConfigurations: [validating],
-        shutdownDelayMs: 0,
-        shutdownGraceMs: 1000,
-        bodyLimit: 1024 * 1024,
-      },
+      }),
       { kubeConfig: asWebhook, logger },
     );
     try {

@@ -12,6 +12,7 @@ import { pino } from "pino";
 import { certificateInfo, isSignedBy, splitPemBundle } from "../../../src/admission/certs.ts";
 import { type RunningWebhook, startWebhook } from "../../../src/admission/webhook.ts";
 import { type Cluster, uniqueName, useCluster, type WebhookRegistration } from "../../env/index.ts";
+import { localWebhookOptions } from "../../support/local-webhook.ts";
 import { apiCall, create } from "./api.ts";
 import { testWebhookConfigs } from "./webhook-configs.ts";
 
@@ -61,22 +62,15 @@ describe("admission webhooks called by a real kube-apiserver", () => {
     const suffix = runId.split("-").at(-1) as string;
     mutatingName = `skiff-policy-mutating-${suffix}`;
     webhook = await startWebhook(
-      {
-        port: 0,
-        bindAddress: "127.0.0.1",
+      localWebhookOptions({
         policyDir: new URL("../../../policies", import.meta.url).pathname,
         clusterPolicies: true,
-        certMode: "self-managed",
         namespace: installNs,
-        serviceName: "skiff-webhook",
-        certSecret: "skiff-webhook-certs",
-        extraHosts: ["127.0.0.1"],
         mutatingConfigurations: [mutatingName],
         validatingConfigurations: [`skiff-policy-validating-${suffix}`],
-        shutdownDelayMs: 0,
         shutdownGraceMs: 2000,
         bodyLimit: 3 * 1024 * 1024,
-      },
+      }),
       {
         kubeConfig: kc,
         logger: pino({ level: process.env.SKIFF_TEST_LOG ?? "silent" }),
