@@ -39,6 +39,11 @@ function checkKey(key: string): void {
   if (bad) throw new Error(`invalid object key '${key}': expected a relative path like 'a/b/c'`);
 }
 
+/** A GET's error for an object that does not exist (not a missing bucket, which is reported as such). */
+function isMissingObject(err: unknown): boolean {
+  return errorCode(err) === "NoSuchKey" || (httpStatus(err) === 404 && errorCode(err) !== "NoSuchBucket");
+}
+
 export class S3ObjectStore implements ObjectStore {
   readonly describe: string;
   readonly #client: S3Client;
@@ -189,9 +194,7 @@ export class S3ObjectStore implements ObjectStore {
       );
       bytes = answer.Body ? await answer.Body.transformToByteArray() : new Uint8Array(0);
     } catch (err) {
-      if (errorCode(err) === "NoSuchKey" || (httpStatus(err) === 404 && errorCode(err) !== "NoSuchBucket")) {
-        throw new ObjectNotFoundError(this.describe, key);
-      }
+      if (isMissingObject(err)) throw new ObjectNotFoundError(this.describe, key);
       if (range && httpStatus(err) === 416) throw this.#outOfRange(key, range);
       throw this.#fail(err, "get", key);
     }
@@ -230,9 +233,7 @@ export class S3ObjectStore implements ObjectStore {
         done += piece.length;
       }
     } catch (err) {
-      if (errorCode(err) === "NoSuchKey" || (httpStatus(err) === 404 && errorCode(err) !== "NoSuchBucket")) {
-        throw new ObjectNotFoundError(this.describe, key);
-      }
+      if (isMissingObject(err)) throw new ObjectNotFoundError(this.describe, key);
       if (httpStatus(err) === 416) return 0;
       throw this.#fail(err, "read", key);
     }

@@ -1,8 +1,9 @@
 /**
  * The write side of the blob store: open packs (one per lane, see Lane) that records are appended to, and the
- * uploads of full ones. A data pack on a store with openWriter is written straight into its object as records arrive
- * (StreamedPack); other packs are gathered in a buffer and stored with one put. Uploads run in the background,
- * a bounded number at once, and a new pack waits while the open pack and the uploads hold every pack buffer.
+ * uploads of full ones. A data pack on a store with openWriter is written straight into its object as records
+ * arrive (StreamedPack); other packs are gathered in a buffer and stored with one put. Uploads run in the
+ * background, a bounded number at once, and a new pack waits while the open pack and the uploads hold every pack
+ * buffer.
  */
 import type { ObjectStore } from "../objectstore/types.ts";
 import { BufferPool } from "./buffer-pool.ts";
@@ -132,14 +133,14 @@ export class PackWriter {
         this.stagingBuffers,
       );
       const capacity = Math.max(length, this.packBuffers.size);
-      return this.opened(lane, { number, buffer: EMPTY, stream, capacity, pooled: false });
+      return this.opened(lane, { kind, number, buffer: EMPTY, stream, capacity, pooled: false });
     }
     if (kind === "m" && length <= METADATA_PACK_START) {
       // Metadata packs start small and grow: a backup of a few large files writes a few kilobytes of trees,
       // and a full-size buffer for them would be ~17 MB of the process's memory for nothing.
       const buffer = Buffer.allocUnsafeSlow(METADATA_PACK_START);
       const number = this.startPack(kind);
-      return this.opened(lane, { number, buffer, stream: undefined, capacity: buffer.length, pooled: false });
+      return this.opened(lane, { kind, number, buffer, stream: undefined, capacity: buffer.length, pooled: false });
     }
     // Backpressure on whole packs: when the store is slower than sealing, full packs would otherwise pile up
     // waiting for an upload slot (each concurrent writer opening a new one), measured at 800 MB of RSS with one
@@ -152,7 +153,7 @@ export class PackWriter {
     const pooled = length <= this.packBuffers.size;
     const buffer = pooled ? this.packBuffers.take() : Buffer.allocUnsafe(length);
     const number = this.startPack(kind);
-    return this.opened(lane, { number, buffer, stream: undefined, capacity: buffer.length, pooled });
+    return this.opened(lane, { kind, number, buffer, stream: undefined, capacity: buffer.length, pooled });
   }
 
   private startPack(kind: PackKind): number {
@@ -161,9 +162,8 @@ export class PackWriter {
     return number;
   }
 
-  private opened(lane: Lane, parts: Omit<PackBuilder, "size" | "entries" | "kind">): PackBuilder {
-    const kind = this.settings.pack(parts.number).kind;
-    const builder: PackBuilder = { ...parts, kind, size: 0, entries: new TrailerEntries() };
+  private opened(lane: Lane, parts: Omit<PackBuilder, "size" | "entries">): PackBuilder {
+    const builder: PackBuilder = { ...parts, size: 0, entries: new TrailerEntries() };
     this.building.set(lane, builder);
     return builder;
   }
@@ -277,8 +277,8 @@ export class PackWriter {
   /** Stores open packs and waits for all uploads. */
   async flush(): Promise<void> {
     // Data packs first, then the metadata pack.
-    const lanes = [...this.building.keys()].sort((a, b) => (a === "m" ? 1 : b === "m" ? -1 : a.localeCompare(b)));
-    for (const lane of lanes) await this.finishPack(lane);
+    for (const lane of [...this.building.keys()]) if (lane !== "m") await this.finishPack(lane);
+    await this.finishPack("m");
     while (this.uploads.size > 0 || this.waitingForSlot > 0) {
       if (this.uploads.size > 0) await Promise.race(this.uploads);
       else await new Promise((resolve) => setImmediate(resolve));
