@@ -95,7 +95,10 @@ export class PackWriter {
     const lane = this.laneFor(kind);
     for (;;) {
       const builder = await this.openPack(lane, kind, record.length);
-      if (builder === undefined) continue;
+      // Awaiting the open pack gives other writers a turn: one of them may have filled and closed it meanwhile,
+      // and a record appended to a closed pack would land after its trailer (or over it, in a buffered pack).
+      if (builder === undefined || this.building.get(lane) !== builder) continue;
+      if (builder.size + record.length > builder.capacity) continue;
       if (claim(builder.number, builder.size)) written = this.append(builder, id, record);
       if (builder.size >= this.settings.packSize) await this.finishPack(lane);
       break;
