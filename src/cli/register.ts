@@ -54,6 +54,11 @@ registerCommand({
   summary: "compact the index, or with --full delete unreachable data past the safety margin",
   load: async () => (await import("./repo-maintenance.ts")).run,
 });
+registerCommand({
+  name: "repo repair-index",
+  summary: "rebuild the index from the packs after index files were damaged or lost",
+  load: async () => (await import("./repo-repair-index.ts")).run,
+});
 
 // -- data mover --
 registerCommand({

@@ -60,6 +60,13 @@ export const run: CommandRun = (ctx) =>
               `abandoned partial writes removed ${report.abandonedWritesRemoved}, ` +
               `${report.bytesDeleted} bytes freed; ${report.packsKeptForMargin} packs kept for the safety margin\n`,
           );
+          if (report.missingChunks > 0) {
+            ctx.stdout.write(
+              `warning: snapshots need ${report.missingChunks} chunks that no index file names; ` +
+                `${report.unindexedPacksKept} packs no index names were kept. ` +
+                "'skiff repo repair-index' indexes them again; 'skiff repo verify' names the affected files\n",
+            );
+          }
         }
       }
       return EXIT.ok;

@@ -38,6 +38,21 @@ export interface BlobStoreSettings {
   maxUploads: number;
 }
 
+/** An index file that exists but cannot be decoded (altered, truncated, or not an index file). */
+export class DamagedIndexFileError extends Error {
+  readonly key: string;
+  readonly reason: string;
+  constructor(key: string, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(`${key} cannot be read: ${reason}; 'skiff repo repair-index' rebuilds the index from the packs`, {
+      cause,
+    });
+    this.name = "DamagedIndexFileError";
+    this.key = key;
+    this.reason = reason;
+  }
+}
+
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
@@ -87,13 +102,30 @@ export class BlobStore {
     return this.packNumbers.get(id);
   }
 
-  /** Loads every index file into the table (through the cache). */
-  async loadIndex(): Promise<void> {
+  /**
+   * Loads every index file into the table (through the cache). An index file that cannot be decoded throws a
+   * DamagedIndexFileError, unless `onDamaged` takes it (repair-index, which rebuilds what it named from the packs).
+   */
+  async loadIndex(onDamaged?: (damage: DamagedIndexFileError) => void): Promise<void> {
     const known = new Set(this.indexFiles);
     for await (const info of this.settings.store.list(INDEX_PREFIX)) {
       const name = info.key.slice(INDEX_PREFIX.length);
       if (known.has(name)) continue;
-      const contents = await this.fetchCached(info.key, (data) => decodeIndexFile(this.settings.keys, name, data));
+      let contents: ReturnType<typeof decodeIndexFile>;
+      try {
+        contents = await this.fetchCached(info.key, (data) => {
+          try {
+            return decodeIndexFile(this.settings.keys, name, data);
+          } catch (err) {
+            throw new DamagedIndexFileError(info.key, err);
+          }
+        });
+      } catch (err) {
+        // Only the stored copy's failure reaches here (a bad cached copy is dropped and read again).
+        if (!(err instanceof DamagedIndexFileError) || onDamaged === undefined) throw err;
+        onDamaged(err);
+        continue;
+      }
       this.addIndexContents(contents.packs, contents.entries, contents.entryCount);
       this.indexFiles.push(name);
     }
@@ -112,14 +144,19 @@ export class BlobStore {
   }
 
   /** Forgets everything and loads the index again (after maintenance deleted packs). */
-  async reload(): Promise<void> {
+  async reload(onDamaged?: (damage: DamagedIndexFileError) => void): Promise<void> {
     await this.flush();
+    this.forget();
+    await this.loadIndex(onDamaged);
+  }
+
+  /** Empties the table and the pack list (nothing is pending: callers flush first). */
+  forget(): void {
     this.table = new IndexTable();
     this.packs = [undefined];
     this.packNumbers = new Map();
     this.indexFiles.length = 0;
     this.recentPack = undefined;
-    await this.loadIndex();
   }
 
   addIndexContents(packs: IndexFilePack[], entries: Buffer, count: number): void {

@@ -1,6 +1,8 @@
 /**
  * The repository's entry points. The data mover and the CLI import from here only.
  */
+
+export { DamagedIndexFileError } from "./blob-store.ts";
 export { NotARepositoryError, UnsupportedFormatError, WrongPasswordError } from "./config.ts";
 export { IntegrityError } from "./crypto.ts";
 export { LockConflictError } from "./locks.ts";
@@ -12,6 +14,7 @@ export {
   RepositoryExistsError,
   type RepositoryOptions,
 } from "./open.ts";
+export { type RepairIndexOptions, type RepairIndexReport, repairIndex } from "./repair-index.ts";
 export { MissingBlobError, SkiffRepository } from "./repository.ts";
 export type * from "./types.ts";
 export { type VerifyOptions, type VerifyProblem, type VerifyReport, verifyRepository } from "./verify.ts";

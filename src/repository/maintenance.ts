@@ -7,6 +7,8 @@
  *   index names. Only packs older than the safety margin are touched, so data of a writer that is still
  *   running (or whose lock went missing) is never removed. Order: new packs, new index, old index files
  *   deleted, old packs deleted, so a crash at any point leaves every reachable blob indexed and present.
+ *   What the index lacks is never taken for garbage: a tree or chunk list missing from it stops the run before
+ *   anything is deleted, and a missing file chunk keeps every pack no index names (see repair-index.ts).
  */
 
 import { INDEX_PREFIX } from "./blob-store.ts";
@@ -40,6 +42,13 @@ export interface MaintenanceReport {
   packsKeptForMargin: number;
   /** Half-written objects of writers that died (older than the safety margin), removed. */
   abandonedWritesRemoved: number;
+  /**
+   * File chunks that snapshots need and no index file names. Their data may sit in a pack whose index file was
+   * lost, so packs no index names are kept while there are any (`skiff repo repair-index` indexes them).
+   */
+  missingChunks: number;
+  /** Packs no index names that were kept because chunks are missing (see missingChunks). */
+  unindexedPacksKept: number;
 }
 
 export async function runMaintenance(
@@ -60,6 +69,8 @@ export async function runMaintenance(
     bytesDeleted: 0,
     packsKeptForMargin: 0,
     abandonedWritesRemoved: 0,
+    missingChunks: 0,
+    unindexedPacksKept: 0,
   };
   const { store } = repo;
   // This process's own writes must not block (or be hidden from) its maintenance.
@@ -118,9 +129,18 @@ async function collectGarbage(
   // Mark.
   const reachable = new SlotBits(table.capacity);
   const unreadable: string[] = [];
+  const missingExamples: string[] = [];
   const walker = new SnapshotWalker(repo, {
-    blob(_id, slot) {
-      if (slot < 0) return false;
+    blob(_id, slot, path, what) {
+      if (slot < 0) {
+        // A tree or chunk list that is not indexed hides everything below it: without it nothing can be proven
+        // unreachable. A missing file chunk hides nothing, but its data may be in a pack no index names.
+        if (isLeafChunk(what)) {
+          report.missingChunks++;
+          if (missingExamples.length < 3) missingExamples.push(`${path}: ${what}`);
+        } else if (unreadable.length < 5) unreadable.push(`${path}: ${what} is not in the index`);
+        return false;
+      }
       if (!reachable.has(slot)) {
         reachable.set(slot);
         report.reachableBlobs++;
@@ -137,7 +157,16 @@ async function collectGarbage(
   report.snapshots = snapshots.length;
   if (unreadable.length > 0) {
     // Without the whole graph, nothing can be proven unreachable.
-    throw new Error(`maintenance stopped before deleting anything: ${unreadable.join("; ")}`);
+    throw new Error(
+      `maintenance stopped before deleting anything: ${unreadable.join("; ")} ` +
+        `(if index files were lost or damaged, 'skiff repo repair-index' rebuilds the index from the packs)`,
+    );
+  }
+  if (report.missingChunks > 0) {
+    repo.parts.logger?.warn(
+      { missingChunks: report.missingChunks, examples: missingExamples },
+      "snapshots need chunks that no index file names; packs no index names are kept (run 'skiff repo repair-index')",
+    );
   }
 
   // A writer killed mid-pack leaves its temporary file; one older than the margin has no live writer.
@@ -162,9 +191,9 @@ async function collectGarbage(
     const old = nowMs - info.modified >= margin;
     const number = blobs.findPack(parsed.id);
     if (number === undefined) {
-      if (old) {
-        toDelete.push({ key: info.key, size: info.size, reason: "unindexed" });
-      } else report.packsKeptForMargin++;
+      if (report.missingChunks > 0) report.unindexedPacksKept++;
+      else if (old) toDelete.push({ key: info.key, size: info.size, reason: "unindexed" });
+      else report.packsKeptForMargin++;
       continue;
     }
     const reachableBytes = live[number]!;
@@ -218,4 +247,9 @@ async function collectGarbage(
   }
   // The table still names what was just deleted; start again from the new index.
   await blobs.reload();
+}
+
+/** Whether a walker's description names a file chunk (a leaf: nothing is reached through it). */
+function isLeafChunk(what: string): boolean {
+  return what.startsWith("chunk ") || what.startsWith("object ");
 }

@@ -5,7 +5,7 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "../log.ts";
 import type { ObjectStore } from "../objectstore/types.ts";
-import { BlobStore } from "./blob-store.ts";
+import { BlobStore, type DamagedIndexFileError } from "./blob-store.ts";
 import { BufferPool } from "./buffer-pool.ts";
 import { BoundedCache } from "./cache.ts";
 import { gearTable } from "./chunker.ts";
@@ -44,6 +44,11 @@ export interface RepositoryOptions {
   maxUploads?: number;
   /** Chunk bytes in flight between the chunker and the packs. Default 64 MiB. */
   inflightMB?: number;
+  /**
+   * Takes the index files that cannot be decoded instead of failing the open (repair-index); the open fails
+   * with a DamagedIndexFileError naming the file otherwise.
+   */
+  onDamagedIndexFile?: (damage: DamagedIndexFileError) => void;
 }
 
 export interface InitOptions {
@@ -134,7 +139,7 @@ async function assemble(
     maxUploads: options.maxUploads ?? (store.openWriter === undefined ? 3 : 2),
   });
   try {
-    await blobs.loadIndex();
+    await blobs.loadIndex(options.onDamagedIndexFile);
   } catch (err) {
     await pool.close();
     throw err;

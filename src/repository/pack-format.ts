@@ -73,32 +73,51 @@ export function encodeTrailer(keys: RepositoryKeys, packId: string, entries: Tra
   return Buffer.concat([sealed, tail]);
 }
 
-/** Reads the trailer of a complete pack. Throws naming the pack when it is truncated or altered. */
-export function decodeTrailer(keys: RepositoryKeys, packId: string, pack: Uint8Array): PackEntry[] {
-  const buf = Buffer.from(pack.buffer, pack.byteOffset, pack.byteLength);
-  if (buf.length < 8 || buf.toString("latin1", buf.length - 4) !== PACK_MAGIC) {
+/** The bytes after a pack's sealed trailer: its length (u32 LE) and the magic. */
+export const PACK_TAIL_BYTES = 8;
+
+/** The sealed trailer's length, from a pack's last PACK_TAIL_BYTES of `packSize`. Throws naming the pack. */
+export function trailerLength(packId: string, tail: Uint8Array, packSize: number): number {
+  const buf = Buffer.from(tail.buffer, tail.byteOffset, tail.byteLength);
+  if (buf.length !== PACK_TAIL_BYTES || buf.toString("latin1", 4) !== PACK_MAGIC) {
     throw new Error(`pack ${packId} has no trailer (truncated or not a pack)`);
   }
-  const sealedLength = buf.readUInt32LE(buf.length - 8);
-  if (sealedLength + 8 > buf.length) throw new Error(`pack ${packId} has a trailer longer than the pack`);
-  const plain = openFile(
-    keys,
-    `pack-trailer:${packId}`,
-    buf.subarray(buf.length - 8 - sealedLength, buf.length - 8),
-    `trailer of pack ${packId}`,
-  );
-  const count = plain.readUInt32LE(0);
+  const sealedLength = buf.readUInt32LE(0);
+  if (sealedLength + PACK_TAIL_BYTES > packSize) throw new Error(`pack ${packId} has a trailer longer than the pack`);
+  return sealedLength;
+}
+
+/**
+ * Opens a pack's sealed trailer. `recordsEnd` is where the trailer starts: every entry must lie before it.
+ * Throws naming the pack when the trailer was altered or does not fit the pack.
+ */
+export function openTrailer(keys: RepositoryKeys, packId: string, sealed: Uint8Array, recordsEnd: number): PackEntry[] {
+  const plain = openFile(keys, `pack-trailer:${packId}`, sealed, `trailer of pack ${packId}`);
+  const count = plain.length >= 4 ? plain.readUInt32LE(0) : -1;
   if (plain.length !== 4 + count * TRAILER_ENTRY) throw new Error(`trailer of pack ${packId} has a bad length`);
   const entries: PackEntry[] = [];
   for (let i = 0; i < count; i++) {
     const at = 4 + i * TRAILER_ENTRY;
-    entries.push({
+    const entry = {
       id: Buffer.from(plain.subarray(at, at + 16)),
       offset: plain.readUInt32LE(at + 16),
       length: plain.readUInt32LE(at + 20),
-    });
+    };
+    if (entry.offset + entry.length > recordsEnd) {
+      throw new Error(`trailer of pack ${packId} names a record past the pack's records`);
+    }
+    entries.push(entry);
   }
   return entries;
+}
+
+/** Reads the trailer of a complete pack. Throws naming the pack when it is truncated or altered. */
+export function decodeTrailer(keys: RepositoryKeys, packId: string, pack: Uint8Array): PackEntry[] {
+  const buf = Buffer.from(pack.buffer, pack.byteOffset, pack.byteLength);
+  if (buf.length < PACK_TAIL_BYTES) throw new Error(`pack ${packId} has no trailer (truncated or not a pack)`);
+  const sealedLength = trailerLength(packId, buf.subarray(buf.length - PACK_TAIL_BYTES), buf.length);
+  const recordsEnd = buf.length - PACK_TAIL_BYTES - sealedLength;
+  return openTrailer(keys, packId, buf.subarray(recordsEnd, buf.length - PACK_TAIL_BYTES), recordsEnd);
 }
 
 export interface IndexFilePack {
