@@ -1,5 +1,5 @@
 /** `skiff repo verify [--read-data] [--json]`: checks the repository; exit code 1 when problems are found. */
-import { verifyRepository } from "../repository/verify.ts";
+import { type VerifyReport, verifyRepository } from "../repository/verify.ts";
 import type { CommandRun } from "./commands.ts";
 import { parseRepoCommandArgs } from "./repo-command-args.ts";
 import { EXIT, reportErrors } from "./repo-errors.ts";
@@ -26,9 +26,11 @@ export const run: CommandRun = (ctx) =>
         ctx.stdout.write(
           `${report.snapshots} snapshots, ${report.packs} packs, ${report.blobs} blobs checked` +
             `${report.bytesRead > 0 ? `, ${report.bytesRead} bytes read` : ""}` +
-            `${report.unindexedPacks > 0 ? `; ${report.unindexedPacks} unindexed packs (removed by full maintenance)` : ""}\n`,
+            `${report.unindexedPacks > 0 ? `; ${report.unindexedPacks} packs no index file names` : ""}\n`,
         );
         for (const p of report.problems) ctx.stdout.write(`${p.kind}: ${p.message}\n`);
+        const hint = repairHint(report);
+        if (hint !== undefined) ctx.stdout.write(`${hint}\n`);
         ctx.stdout.write(report.ok ? "no problems found\n" : `${report.problems.length} problem(s) found\n`);
       }
       return report.ok ? EXIT.ok : EXIT.failed;
@@ -36,3 +38,15 @@ export const run: CommandRun = (ctx) =>
       await repo.close();
     }
   });
+
+/** What `repo repair-index` would do about the problems found, when it can do anything. */
+export function repairHint(report: VerifyReport): string | undefined {
+  if (report.ok) return undefined;
+  if (report.unindexedPacks > 0) {
+    return `hint: what the snapshots miss may be in the ${report.unindexedPacks} packs no index file names; 'skiff repo repair-index' indexes them`;
+  }
+  if (report.problems.some((p) => p.kind === "missing-pack")) {
+    return "hint: 'skiff repo repair-index' drops the lost blobs from the index, so that later backups store that content again";
+  }
+  return undefined;
+}

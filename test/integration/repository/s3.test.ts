@@ -8,6 +8,7 @@ import { after, before, test } from "node:test";
 import { createS3Store, type S3ObjectStore } from "../../../src/objectstore/s3.ts";
 import { runMaintenance } from "../../../src/repository/maintenance.ts";
 import { initRepository, openRepository } from "../../../src/repository/open.ts";
+import { repairIndex } from "../../../src/repository/repair-index.ts";
 import { verifyRepository } from "../../../src/repository/verify.ts";
 import { type S3Server, useS3 } from "../../env/index.ts";
 import { collect, fileEntry, manifest, PASSWORD, SMALL, streamOf, textLike } from "../../unit/repository/helpers.ts";
@@ -66,4 +67,33 @@ test("a repository on S3: back up, verify every pack, collect garbage, read back
   }
   await assert.rejects(openRepository(await store("repo-a"), "wrong", options), /wrong password/);
   await assert.rejects(openRepository(await store("nothing-here"), PASSWORD, options), /no skiff repository/);
+});
+
+test("a repository on S3 whose index files are lost is rebuilt from the pack trailers (ranged reads)", async () => {
+  const options = { ...SMALL, workers: 1, lockSettleMs: 0, lockWaitMs: 0 };
+  const target = await store("repo-repair");
+  const repo = await initRepository(target, PASSWORD, options);
+  const data = Buffer.concat([randomBytes(500_000), textLike(300_000)]);
+  const ref = await repo.writeObject(streamOf(data));
+  await repo.saveSnapshot(manifest({ root: await repo.writeTree([fileEntry("f", ref)]) }));
+  await repo.close();
+  for await (const info of target.list("index/")) await target.delete(info.key);
+
+  const lost = await openRepository(await store("repo-repair"), PASSWORD, options);
+  try {
+    await assert.rejects(collect(lost.readObject(ref)), /not in the index/);
+    const report = await repairIndex(lost);
+    assert.equal(report.unreadablePacks.length, 0);
+    assert.equal(report.packsIndexed, report.packs);
+    assert.ok(report.blobsIndexed > 2);
+  } finally {
+    await lost.close();
+  }
+  const repaired = await openRepository(await store("repo-repair"), PASSWORD, options);
+  try {
+    assert.ok((await collect(repaired.readObject(ref))).equals(data));
+    assert.deepEqual((await verifyRepository(repaired, { readData: true })).problems, []);
+  } finally {
+    await repaired.close();
+  }
 });

@@ -236,6 +236,12 @@ test("skiff repo repair-index reports a pack whose trailer is damaged and exits 
 
   const listed = await skiff(["repo", "snapshots", "--repo", location]);
   assert.equal(listed.code, 0, "lost index files do not stop the repository from opening");
+  const verify = await skiff(["repo", "verify", "--repo", location]);
+  assert.equal(verify.code, 1);
+  assert.match(
+    verify.out,
+    /hint: what the snapshots miss may be in the \d+ packs no index file names; 'skiff repo repair-index'/,
+  );
   const repair = await skiff(["repo", "repair-index", "--repo", location]);
   assert.equal(repair.code, 1, repair.err);
   assert.match(repair.out, new RegExp(`cannot index ${dataPack}: trailer of pack [0-9a-f]+ failed authentication`));
