@@ -29,6 +29,7 @@ const backupCommand: MoverCommand<BackupFlags> = {
       failOnError: flags.failOnError,
       signal,
       onProgress: (p) => output.progress(p),
+      onWarning: (message) => output.notice(`skiff data-mover backup: ${message}`),
       onIssue: (issue) => {
         if (issues.length < listedIssues) issues.push(issue);
         output.notice(`skiff data-mover backup: skipped '${issue.path}': ${issue.message}`);

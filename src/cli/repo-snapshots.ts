@@ -1,4 +1,5 @@
 /** `skiff repo snapshots`: lists snapshot manifests as a table or JSON. */
+import { SNAPSHOT_PREFIX } from "../repository/repository.ts";
 import type { SnapshotManifest } from "../repository/types.ts";
 import type { CommandRun } from "./commands.ts";
 import { formatBytes } from "./data-mover-output.ts";
@@ -6,7 +7,15 @@ import { parseRepoCommandArgs } from "./repo-command-args.ts";
 import { EXIT, reportErrors } from "./repo-errors.ts";
 import { connectRepository, repoFlagsHelp } from "./repo-options.ts";
 
-const usage = `Usage: skiff repo snapshots --repo <location> [--password-file <file>] [--json] [options]\n\n${repoFlagsHelp}\n`;
+const usage = [
+  "Usage: skiff repo snapshots --repo <location> [--password-file <file>] [--json] [--delete <id>] [options]",
+  "",
+  "  --json                     print the snapshots as JSON",
+  "  --delete <id>              remove a snapshot (full id; also one whose manifest is damaged); its data goes at",
+  "                             the next full maintenance, once unreachable and older than the safety margin",
+  repoFlagsHelp,
+  "",
+].join("\n");
 
 export function snapshotTable(snapshots: SnapshotManifest[]): string {
   const rows = [["ID", "TIME", "HOST", "SOURCE", "FILES", "SIZE", "TAGS"]];
@@ -34,17 +43,53 @@ export function snapshotTable(snapshots: SnapshotManifest[]): string {
     .join("\n")}\n`;
 }
 
+/** Takes `--delete <id>` / `--delete=<id>` out of the arguments. */
+function takeDelete(argv: readonly string[]): { argv: string[]; id: string | undefined; missing: boolean } {
+  const rest: string[] = [];
+  let id: string | undefined;
+  let missing = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--delete") {
+      id = argv[++i];
+      missing ||= id === undefined;
+    } else if (arg.startsWith("--delete=")) id = arg.slice("--delete=".length);
+    else rest.push(arg);
+  }
+  return { argv: rest, id, missing };
+}
+
 export const run: CommandRun = (ctx) =>
   reportErrors(ctx, "repo snapshots", async () => {
-    const parsed = parseRepoCommandArgs(ctx, "repo snapshots", usage, ["--json"]);
+    const del = takeDelete(ctx.argv);
+    if (del.missing) {
+      ctx.stderr.write(`skiff repo snapshots: --delete needs a snapshot id\n${usage}`);
+      return EXIT.usage;
+    }
+    const parsed = parseRepoCommandArgs({ ...ctx, argv: del.argv }, "repo snapshots", usage, ["--json"]);
     if (typeof parsed === "number") return parsed;
     const repo = await connectRepository(parsed.flags, ctx.env, { workers: 0 });
     try {
-      const snapshots = await repo.listSnapshots();
+      if (del.id !== undefined) {
+        if (!/^[0-9a-f]{32}$/.test(del.id))
+          throw new Error(`--delete needs a full 32-character snapshot id, not '${del.id}'`);
+        if ((await repo.store.stat(`${SNAPSHOT_PREFIX}${del.id}`)) === undefined) {
+          throw new Error(`no snapshot ${del.id} in ${repo.store.describe}`);
+        }
+        await repo.deleteSnapshot(del.id);
+        ctx.stdout.write(`deleted snapshot ${del.id}; full maintenance removes its data once unreachable\n`);
+        return EXIT.ok;
+      }
+      // A damaged manifest is named on stderr; the others are still listed.
+      let damaged = 0;
+      const snapshots = await repo.listSnapshots((damage) => {
+        damaged++;
+        ctx.stderr.write(`skiff repo snapshots: ${damage.key} cannot be read: ${damage.reason}\n`);
+      });
       ctx.stdout.write(
         parsed.rest.includes("--json") ? `${JSON.stringify(snapshots, null, 2)}\n` : snapshotTable(snapshots),
       );
-      return EXIT.ok;
+      return damaged > 0 ? EXIT.failed : EXIT.ok;
     } finally {
       await repo.close();
     }

@@ -31,6 +31,8 @@ export interface BackupOptions {
   progressIntervalMs?: number;
   /** Each file or directory left out of the backup, as it happens. */
   onIssue?: (issue: SourceIssue) => void;
+  /** Something the backup worked around, e.g. a damaged snapshot manifest not considered as a parent. */
+  onWarning?: (message: string) => void;
   /** Stop at the first unreadable file instead of counting it in stats.errors. */
   failOnError?: boolean;
   /** Recorded in the manifest; defaults to this machine's host name. */
@@ -215,12 +217,12 @@ async function recordedSource(
 ): Promise<{ sourcePath: string; tags: Record<string, string>; parent: SnapshotManifest | undefined }> {
   const sourcePath = options.sourcePath ?? source;
   const tags = options.tags ?? {};
-  const parent = await resolveParent(repo, options.parent, {
-    path: sourcePath,
-    volumeMode,
-    tags,
-    matchTags: options.parentMatchTags,
-  });
+  const parent = await resolveParent(
+    repo,
+    options.parent,
+    { path: sourcePath, volumeMode, tags, matchTags: options.parentMatchTags },
+    options.onWarning ?? (() => {}),
+  );
   return { sourcePath, tags, parent };
 }
 
@@ -228,9 +230,16 @@ async function resolveParent(
   repo: Repository,
   parent: string | undefined,
   criteria: Parameters<typeof selectParentSnapshot>[1],
+  warn: (message: string) => void,
 ): Promise<SnapshotManifest | undefined> {
   if (parent === undefined || parent === "") return undefined;
-  if (parent === "auto") return selectParentSnapshot(await repo.listSnapshots(), criteria);
+  if (parent === "auto") {
+    // A damaged manifest must not stop every later backup: at worst the parent is older and more is read.
+    const snapshots = await repo.listSnapshots((damage) =>
+      warn(`${damage.key} cannot be read (${damage.reason}); it is not considered as a parent`),
+    );
+    return selectParentSnapshot(snapshots, criteria);
+  }
   const manifest = await repo.loadSnapshot(parent);
   if (manifest.source.volumeMode !== criteria.volumeMode) {
     throw new BackupSourceError(

@@ -152,7 +152,15 @@ async function collectGarbage(
         unreadable.push(`${path}: ${what}: ${err instanceof Error ? err.message : String(err)}`);
     },
   });
-  const snapshots = await repo.listSnapshots();
+  const damagedManifests: string[] = [];
+  const snapshots = await repo.listSnapshots((damage) => damagedManifests.push(damage.id));
+  if (damagedManifests.length > 0) {
+    // What a damaged manifest references cannot be known, so nothing can be proven unreachable.
+    throw new Error(
+      `maintenance stopped before deleting anything: snapshot manifests cannot be read: ${damagedManifests.join(", ")} ` +
+        "(if they are not wanted, remove them with 'skiff repo snapshots --delete <id>')",
+    );
+  }
   for (const s of snapshots) await walker.walkSnapshot(s);
   report.snapshots = snapshots.length;
   if (unreadable.length > 0) {

@@ -29,6 +29,7 @@ import {
   parseTreeId,
 } from "./tree-codec.ts";
 import type {
+  DamagedSnapshot,
   ObjectRef,
   Repository,
   SealedObjectSink,
@@ -65,6 +66,21 @@ export class MissingBlobError extends Error {
   constructor(what: string, store: string) {
     super(`${what} is not in the index of ${store} (lost, or removed by maintenance)`);
     this.name = "MissingBlobError";
+  }
+}
+
+/** A snapshot manifest that exists but cannot be decoded (altered or truncated). */
+export class DamagedSnapshotError extends Error implements DamagedSnapshot {
+  readonly id: string;
+  readonly key: string;
+  readonly reason: string;
+  constructor(id: string, key: string, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(`${key} cannot be read: ${reason}`, { cause });
+    this.name = "DamagedSnapshotError";
+    this.id = id;
+    this.key = key;
+    this.reason = reason;
   }
 }
 
@@ -345,7 +361,11 @@ export class SkiffRepository implements Repository {
     return full;
   }
 
-  async listSnapshots(): Promise<SnapshotManifest[]> {
+  /**
+   * Every snapshot, oldest first. A manifest that cannot be decoded throws a DamagedSnapshotError naming it,
+   * unless `onDamaged` takes it (and the listing goes on without it).
+   */
+  async listSnapshots(onDamaged?: (damage: DamagedSnapshot) => void): Promise<SnapshotManifest[]> {
     const out: SnapshotManifest[] = [];
     for await (const info of this.store.list(SNAPSHOT_PREFIX)) {
       const id = info.key.slice(SNAPSHOT_PREFIX.length);
@@ -353,16 +373,22 @@ export class SkiffRepository implements Repository {
         out.push(await this.readManifest(id));
       } catch (err) {
         if (err instanceof ObjectNotFoundError) continue; // deleted while listing
-        throw err;
+        if (!(err instanceof DamagedSnapshotError) || onDamaged === undefined) throw err;
+        onDamaged(err);
       }
     }
     return out.sort((a, b) => (a.startTime < b.startTime ? -1 : a.startTime > b.startTime ? 1 : 0));
   }
 
   private async readManifest(id: string): Promise<SnapshotManifest> {
-    const sealed = await this.store.get(`${SNAPSHOT_PREFIX}${id}`);
-    const plain = openFile(this.parts.keys, `snapshot:${id}`, sealed, `snapshot ${id}`);
-    return JSON.parse(plain.toString("utf8")) as SnapshotManifest;
+    const key = `${SNAPSHOT_PREFIX}${id}`;
+    const sealed = await this.store.get(key);
+    try {
+      const plain = openFile(this.parts.keys, `snapshot:${id}`, sealed, `snapshot ${id}`);
+      return JSON.parse(plain.toString("utf8")) as SnapshotManifest;
+    } catch (err) {
+      throw new DamagedSnapshotError(id, key, err);
+    }
   }
 
   async deleteSnapshot(id: string): Promise<void> {

@@ -137,7 +137,8 @@ export interface Repository {
    * snapshot but never corrupts the repository.
    */
   saveSnapshot(manifest: Omit<SnapshotManifest, "id">): Promise<SnapshotManifest>;
-  listSnapshots(): Promise<SnapshotManifest[]>;
+  /** Oldest first; a damaged manifest throws, unless `onDamaged` takes it and the listing goes on without it. */
+  listSnapshots(onDamaged?: (damage: DamagedSnapshot) => void): Promise<SnapshotManifest[]>;
   /**
    * Removes a snapshot manifest (the backup was deleted). Its data stays until full maintenance finds it
    * unreachable and older than the safety margin.
@@ -146,4 +147,12 @@ export interface Repository {
   /** By full id or a unique prefix. */
   loadSnapshot(idOrPrefix: string): Promise<SnapshotManifest>;
   close(): Promise<void>;
+}
+
+/** A snapshot manifest that exists but cannot be read. */
+export interface DamagedSnapshot {
+  id: string;
+  /** Its object key, e.g. snapshots/<id>. */
+  key: string;
+  reason: string;
 }

@@ -20,7 +20,7 @@ export interface VerifyOptions {
 export interface VerifyProblem {
   kind: "missing-pack" | "damaged-pack" | "damaged-blob" | "bad-index-entry" | "unreadable" | "damaged-snapshot";
   message: string;
-  /** For damaged-snapshot: the snapshot and the paths that cannot be restored whole. */
+  /** For damaged-snapshot: the snapshot and the paths that cannot be restored whole; for an unreadable manifest, its id. */
   snapshot?: string;
   paths?: string[];
 }
@@ -156,9 +156,15 @@ export async function verifyRepository(repo: SkiffRepository, options: VerifyOpt
   });
   let manifests: Awaited<ReturnType<SkiffRepository["listSnapshots"]>> = [];
   try {
-    manifests = await repo.listSnapshots();
+    manifests = await repo.listSnapshots((damage) =>
+      problems.push({
+        kind: "unreadable",
+        snapshot: damage.id,
+        message: `${damage.key} cannot be read: ${damage.reason}`,
+      }),
+    );
   } catch (err) {
-    problems.push({ kind: "unreadable", message: `snapshot manifests cannot be read: ${String(err)}` });
+    problems.push({ kind: "unreadable", message: `snapshot manifests cannot be listed: ${String(err)}` });
   }
   for (const snapshot of manifests) {
     snapshotCount++;
