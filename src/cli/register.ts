@@ -55,6 +55,11 @@ registerCommand({
   load: async () => (await import("./repo-maintenance.ts")).run,
 });
 registerCommand({
+  name: "repo change-password",
+  summary: "wrap the repository's master key under a new password (stored data is not rewritten)",
+  load: async () => (await import("./repo-change-password.ts")).run,
+});
+registerCommand({
   name: "repo repair-index",
   summary: "rebuild the index from the packs after index files were damaged or lost",
   load: async () => (await import("./repo-repair-index.ts")).run,

@@ -75,21 +75,34 @@ export function parseRepoFlags(argv: string[]): RepoFlagsResult {
 }
 
 /** The password from --password-file (first line) or SKIFF_REPO_PASSWORD. */
-export async function readRepoPassword(flags: RepoFlags, env: NodeJS.ProcessEnv): Promise<string> {
+export function readRepoPassword(flags: RepoFlags, env: NodeJS.ProcessEnv): Promise<string> {
+  return readPassword(flags.passwordFile, env, { flag: "--password-file", variable: "SKIFF_REPO_PASSWORD" });
+}
+
+/**
+ * A password from the first line of `file` (a mounted Secret key, in a cluster) or else from an environment
+ * variable. The error names both ways of passing it, never the value.
+ */
+export async function readPassword(
+  file: string | undefined,
+  env: NodeJS.ProcessEnv,
+  names: { flag: string; variable: string; what?: string },
+): Promise<string> {
+  const what = names.what ?? "repository password";
   let password: string | undefined;
-  if (flags.passwordFile !== undefined) {
+  if (file !== undefined) {
     let text: string;
     try {
-      text = await readFile(flags.passwordFile, "utf8");
+      text = await readFile(file, "utf8");
     } catch (err) {
-      throw new Error(`cannot read the password file ${flags.passwordFile}`, { cause: err });
+      throw new Error(`cannot read the ${what} file ${file}`, { cause: err });
     }
     password = text.split(/\r?\n/)[0];
   } else {
-    password = env.SKIFF_REPO_PASSWORD;
+    password = env[names.variable];
   }
   if (password === undefined || password === "") {
-    throw new Error("no repository password: pass --password-file <file> or set SKIFF_REPO_PASSWORD");
+    throw new Error(`no ${what}: pass ${names.flag} <file> or set ${names.variable}`);
   }
   return password;
 }

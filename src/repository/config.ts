@@ -125,13 +125,38 @@ export async function createConfig(
     kdf,
     masterKey: "",
   };
-  const wrapping = await deriveKey(password, kdf);
+  config.masterKey = await wrapMasterKey(config, master, password);
+  return { config, master };
+}
+
+/** The master key sealed under a key derived from `password` with `config.kdf`, bound to the config's parameters. */
+async function wrapMasterKey(config: RepositoryConfig, master: Buffer, password: string): Promise<string> {
+  const wrapping = await deriveKey(password, config.kdf);
   const nonce = randomBytes(12);
   const cipher = createCipheriv("aes-256-gcm", wrapping, nonce);
   cipher.setAAD(boundParameters(config));
-  const sealed = Buffer.concat([nonce, cipher.update(master), cipher.final(), cipher.getAuthTag()]);
-  config.masterKey = sealed.toString("base64");
-  return { config, master };
+  return Buffer.concat([nonce, cipher.update(master), cipher.final(), cipher.getAuthTag()]).toString("base64");
+}
+
+/**
+ * The same config with the master key wrapped under a new password (fresh salt; the KDF cost is kept unless
+ * given). Everything else, the master key included, stays: no stored object needs rewriting.
+ */
+export async function rewrapConfig(
+  config: RepositoryConfig,
+  master: Buffer,
+  password: string,
+  kdf?: { N: number; r: number; p: number },
+): Promise<RepositoryConfig> {
+  if (password === "") throw new Error("the repository password must not be empty");
+  const { N, r, p } = kdf ?? config.kdf;
+  const next: RepositoryConfig = {
+    ...config,
+    kdf: { name: "scrypt", N, r, p, salt: randomBytes(16).toString("base64") },
+    masterKey: "",
+  };
+  next.masterKey = await wrapMasterKey(next, master, password);
+  return next;
 }
 
 /** Reads and checks the config object; unknown formats are refused before the password is tried. */

@@ -14,6 +14,7 @@ export {
   RepositoryExistsError,
   type RepositoryOptions,
 } from "./open.ts";
+export { type ChangePasswordOptions, changePassword } from "./password.ts";
 export { type RepairIndexOptions, type RepairIndexReport, repairIndex } from "./repair-index.ts";
 export { MissingBlobError, SkiffRepository } from "./repository.ts";
 export type * from "./types.ts";

@@ -21,6 +21,7 @@ import {
 } from "./config.ts";
 import { RECORD_OVERHEAD, splitMasterKey } from "./crypto.ts";
 import type { LockSettings } from "./locks.ts";
+import { configBody } from "./password.ts";
 import { SkiffRepository } from "./repository.ts";
 import { SealPool } from "./seal-pool.ts";
 
@@ -79,7 +80,7 @@ export async function initRepository(
     ...(options.kdf ? { kdf: options.kdf } : {}),
     now: new Date(options.now?.() ?? Date.now()),
   });
-  const body = Buffer.from(`${JSON.stringify(config, null, 2)}\n`, "utf8");
+  const body = configBody(config);
   if (store.putIfAbsent !== undefined) {
     if (!(await store.putIfAbsent(CONFIG_KEY, body))) throw new RepositoryExistsError(store.describe);
   } else {
