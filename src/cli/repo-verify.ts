@@ -1,5 +1,5 @@
 /** `skiff repo verify [--read-data] [--json]`: checks the repository; exit code 1 when problems are found. */
-import { type VerifyReport, verifyRepository } from "../repository/verify.ts";
+import { type VerifyProblem, type VerifyReport, verifyRepository } from "../repository/verify.ts";
 import type { CommandRun } from "./commands.ts";
 import { parseRepoCommandArgs } from "./repo-command-args.ts";
 import { EXIT, reportErrors } from "./repo-errors.ts";
@@ -18,9 +18,15 @@ export const run: CommandRun = (ctx) =>
   reportErrors(ctx, "repo verify", async () => {
     const parsed = parseRepoCommandArgs(ctx, "repo verify", usage, ["--json", "--read-data"]);
     if (typeof parsed === "number") return parsed;
-    const repo = await connectRepository(parsed.flags, ctx.env);
+    // A damaged index file is one more problem to report, not a reason to verify nothing.
+    const damagedIndex: VerifyProblem[] = [];
+    const repo = await connectRepository(parsed.flags, ctx.env, {
+      onDamagedIndexFile: (damage) => damagedIndex.push({ kind: "damaged-index", message: damage.message }),
+    });
     try {
-      const report = await verifyRepository(repo, { readData: parsed.rest.includes("--read-data") });
+      const verified = await verifyRepository(repo, { readData: parsed.rest.includes("--read-data") });
+      const problems = [...damagedIndex, ...verified.problems];
+      const report: VerifyReport = { ...verified, problems, ok: problems.length === 0 };
       if (parsed.rest.includes("--json")) ctx.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       else {
         ctx.stdout.write(
@@ -42,6 +48,9 @@ export const run: CommandRun = (ctx) =>
 /** What `repo repair-index` would do about the problems found, when it can do anything. */
 export function repairHint(report: VerifyReport): string | undefined {
   if (report.ok) return undefined;
+  if (report.problems.some((p) => p.kind === "damaged-index")) {
+    return "hint: 'skiff repo repair-index' replaces the damaged index files from the packs' own trailers";
+  }
   if (report.unindexedPacks > 0) {
     return `hint: what the snapshots miss may be in the ${report.unindexedPacks} packs no index file names; 'skiff repo repair-index' indexes them`;
   }

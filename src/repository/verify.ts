@@ -18,7 +18,15 @@ export interface VerifyOptions {
 }
 
 export interface VerifyProblem {
-  kind: "missing-pack" | "damaged-pack" | "damaged-blob" | "bad-index-entry" | "unreadable" | "damaged-snapshot";
+  kind:
+    | "missing-pack"
+    | "damaged-pack"
+    | "damaged-blob"
+    | "bad-index-entry"
+    | "unreadable"
+    | "damaged-snapshot"
+    /** An index file that cannot be decoded (reported by the CLI, which opens the repository without it). */
+    | "damaged-index";
   message: string;
   /** For damaged-snapshot: the snapshot and the paths that cannot be restored whole; for an unreadable manifest, its id. */
   snapshot?: string;

@@ -119,6 +119,12 @@ test("a damaged index file fails the open with its name; repair-index rebuilds i
     return true;
   });
 
+  // verify still runs, and names the damaged file first.
+  const verify = await skiff(["repo", "verify", "--repo", join(dir, "repo")]);
+  assert.equal(verify.code, 1);
+  assert.match(verify.out, new RegExp(`damaged-index: ${indexKey} cannot be read: .*failed authentication`));
+  assert.match(verify.out, /hint: 'skiff repo repair-index' replaces the damaged index files/);
+
   const report = await repairIndex(await reopen(t, store, true));
   assert.deepEqual(
     report.damagedIndexFiles.map((d) => d.key),
