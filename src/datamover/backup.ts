@@ -75,7 +75,7 @@ export async function backupDirectory(repo: Repository, options: BackupOptions):
   const meter = new ProgressMeter({ onProgress: options.onProgress, intervalMs: options.progressIntervalMs });
   let smallFiles: SmallFileReader | undefined;
   try {
-    smallFiles = new SmallFileReader(repo);
+    smallFiles = new SmallFileReader(repo, { parallelFiles: options.parallelFiles ?? 4 });
     if (parent !== undefined) meter.setTotal(parent.stats.bytes);
     else {
       void estimateTotal(source, run.signal).then((total) => {

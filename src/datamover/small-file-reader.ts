@@ -11,10 +11,10 @@ import type { ReaderJob, ReaderResult, SealedFile } from "./file-reader-worker.t
 import { readSmallFile } from "./source-reader.ts";
 
 /**
- * The main thread seals a file itself while more than this many are waiting for the reader: a backlog that size
- * keeps the reader busy for a while, and the main thread has time to spare (it would otherwise wait for them).
- * Of the walker's files in flight (128 by default): at 48 the main thread took too large a share on two cores
- * (3.4 CPU s to the reader's 2.0), at 96 too small a one (3.0 to 4.0, under load).
+ * With --parallel 3 or more, the main thread seals a file itself while more than this many are waiting for the
+ * reader: a backlog that size keeps the reader busy for a while, and the main thread has time to spare then.
+ * With fewer (two cores by default) it never does: there the main thread's own share (walk, index, packs) keeps
+ * it busy enough, and taking files as well made the two threads' file system calls slow each other down.
  */
 const backlogForMainThread = 72;
 
@@ -30,8 +30,11 @@ export class SmallFileReader {
    * One reader thread: with the main thread (walk, index, packs, and files it takes over) it keeps two cores busy;
    * a second one measured no faster on two cores and cost 25-50 MB more.
    */
-  constructor(repo: Repository) {
+  readonly #mainThreadTakes: boolean;
+
+  constructor(repo: Repository, options: { parallelFiles: number }) {
     this.sink = repo.sealedObjects?.();
+    this.#mainThreadTakes = options.parallelFiles >= 3;
     const script = new URL("./file-reader-worker.ts", import.meta.url);
     this.#pool = new BatchWorkerPool(script, 1, "read", this.sink?.sealing);
   }
@@ -43,7 +46,11 @@ export class SmallFileReader {
   read(job: { path: string; expectedSize: number }, what: string): Promise<Uint8Array | SealedFile> {
     const sink = this.sink;
     if (sink === undefined) return this.#pool.run({ kind: "read", ...job }, what) as Promise<Uint8Array>;
-    if (this.#pool.pendingJobs > backlogForMainThread && job.expectedSize <= sink.maxObjectBytes) {
+    if (
+      this.#mainThreadTakes &&
+      this.#pool.pendingJobs > backlogForMainThread &&
+      job.expectedSize <= sink.maxObjectBytes
+    ) {
       // In a later turn of the event loop: the reader's answers must get their turn in between.
       return new Promise((resolve, reject) => {
         setImmediate(() => {

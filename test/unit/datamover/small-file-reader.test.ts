@@ -10,13 +10,13 @@ import { SmallFileReader } from "../../../src/datamover/small-file-reader.ts";
 import { splitSealed } from "../../../src/repository/sealed-objects.ts";
 import { newRepository, tempDir } from "../repository/helpers.ts";
 
-test("small files are sealed by the reader thread or, when it falls behind, the main thread", async (t) => {
+test("small files are sealed by the reader thread or, when it falls behind with --parallel 3+, the main thread", async (t) => {
   const { repo } = await newRepository(t);
   const dir = join(await tempDir(), "files");
   mkdirSync(dir);
   const files = Array.from({ length: 300 }, (_, i) => ({ path: join(dir, `f${i}`), data: randomBytes(1 + i * 37) }));
   for (const f of files) writeFileSync(f.path, f.data);
-  const reader = new SmallFileReader(repo);
+  const reader = new SmallFileReader(repo, { parallelFiles: 4 });
   try {
     // All at once: the backlog makes the main thread take some of them.
     const sealed = await Promise.all(
@@ -48,6 +48,17 @@ test("small files are sealed by the reader thread or, when it falls behind, the 
   } finally {
     await reader.close();
   }
+  // With fewer parallel files (two cores by default) the reader thread seals every one, however long the queue.
+  const onlyReader = new SmallFileReader(repo, { parallelFiles: 2 });
+  try {
+    const sealed = await Promise.all(
+      files.map((f) => onlyReader.read({ path: f.path, expectedSize: f.data.length }, f.path)),
+    );
+    assert.equal(sealed.filter((s) => !(s instanceof Uint8Array) && s.shares === 0).length, 0);
+    for (const file of sealed) onlyReader.release(file as SealedFile);
+  } finally {
+    await onlyReader.close();
+  }
 });
 
 test("the reader thread starts with the first small file, not before", async (t) => {
@@ -58,7 +69,7 @@ test("the reader thread starts with the first small file, not before", async (t)
   // Threads of this process (Linux): a worker thread is one of them while it runs.
   const threads = () => readdirSync("/proc/self/task").length;
   const before = threads();
-  const reader = new SmallFileReader(repo);
+  const reader = new SmallFileReader(repo, { parallelFiles: 2 });
   try {
     // A backup of large files only (or the estimate, which runs on this thread) never pays for the reader.
     assert.equal(await sumFileSizes(dir), 5000);
