@@ -2,21 +2,10 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { after, before, test } from "node:test";
-import { runCli } from "../../../src/cli/run.ts";
-import "../../../src/cli/register.ts";
+import { runSkiff } from "../../support/run-skiff.ts";
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (d) => (out += d));
-  stderr.on("data", (d) => (err += d));
-  const code = await runCli({ argv, stdout, stderr, env: {} });
-  return { code, out, err };
-}
+const cli = (...argv: string[]) => runSkiff(argv);
 
 let dir = "";
 before(async () => {

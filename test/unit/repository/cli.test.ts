@@ -1,26 +1,11 @@
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { test } from "node:test";
-import "../../../src/cli/register.ts";
-import { runCli } from "../../../src/cli/run.ts";
+import { runSkiff } from "../../support/run-skiff.ts";
 import { tempDir } from "./helpers.ts";
 
-async function skiff(argv: string[], env: NodeJS.ProcessEnv = {}) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  stderr.on("data", (d: Buffer) => {
-    err += d.toString();
-  });
-  const code = await runCli({ argv, stdout, stderr, env });
-  return { code, out, err };
-}
+const skiff = runSkiff;
 
 test("repo init, connect, snapshots, verify and maintenance with clear errors and exit codes", async (t) => {
   const dir = await tempDir(t);

@@ -1,33 +1,18 @@
 import assert from "node:assert/strict";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { test } from "node:test";
-import "../../../src/cli/register.ts";
-import { runCli } from "../../../src/cli/run.ts";
 import { backupDirectory } from "../../../src/datamover/index.ts";
 import { runMaintenance } from "../../../src/repository/maintenance.ts";
 import { openRepository } from "../../../src/repository/open.ts";
 import { DamagedSnapshotError } from "../../../src/repository/repository.ts";
 import { verifyRepository } from "../../../src/repository/verify.ts";
+import { runSkiff } from "../../support/run-skiff.ts";
 import { FAST, fileEntry, manifest, newRepository, PASSWORD, random, streamOf, tempDir } from "./helpers.ts";
 
-const HOUR = 3600_000;
+const skiff = (argv: string[]) => runSkiff(argv, { SKIFF_REPO_PASSWORD: PASSWORD });
 
-async function skiff(argv: string[]) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  stderr.on("data", (d: Buffer) => {
-    err += d.toString();
-  });
-  const code = await runCli({ argv, stdout, stderr, env: { SKIFF_REPO_PASSWORD: PASSWORD } });
-  return { code, out, err };
-}
+const HOUR = 3600_000;
 
 test("a damaged snapshot manifest is named, and listing, verify and later backups go on without it", async (t) => {
   const { repo, store, dir } = await newRepository(t);

@@ -1,29 +1,14 @@
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { test } from "node:test";
-import "../../../src/cli/register.ts";
-import { runCli } from "../../../src/cli/run.ts";
 import { readConfig, WrongPasswordError } from "../../../src/repository/config.ts";
 import { openRepository } from "../../../src/repository/open.ts";
 import { changePassword } from "../../../src/repository/password.ts";
+import { runSkiff } from "../../support/run-skiff.ts";
 import { collect, FAST, fileEntry, manifest, newRepository, PASSWORD, random, streamOf } from "./helpers.ts";
 
-async function skiff(argv: string[], env: NodeJS.ProcessEnv) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  stderr.on("data", (d: Buffer) => {
-    err += d.toString();
-  });
-  const code = await runCli({ argv, stdout, stderr, env });
-  return { code, out, err };
-}
+const skiff = runSkiff;
 
 test("a changed password opens the repository and its data; the old one no longer does", async (t) => {
   const { repo, store } = await newRepository(t);

@@ -1,10 +1,7 @@
 import assert from "node:assert/strict";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { test } from "node:test";
-import "../../../src/cli/register.ts";
-import { runCli } from "../../../src/cli/run.ts";
 import type { ObjectStore } from "../../../src/objectstore/types.ts";
 import { DamagedIndexFileError } from "../../../src/repository/blob-store.ts";
 import { runMaintenance } from "../../../src/repository/maintenance.ts";
@@ -13,7 +10,10 @@ import { repairIndex } from "../../../src/repository/repair-index.ts";
 import type { SkiffRepository } from "../../../src/repository/repository.ts";
 import type { ObjectRef } from "../../../src/repository/types.ts";
 import { verifyRepository } from "../../../src/repository/verify.ts";
+import { runSkiff } from "../../support/run-skiff.ts";
 import { collect, FAST, fileEntry, manifest, newRepository, PASSWORD, random, streamOf } from "./helpers.ts";
+
+const skiff = (argv: string[]) => runSkiff(argv, { SKIFF_REPO_PASSWORD: PASSWORD });
 
 const HOUR = 3600_000;
 
@@ -211,21 +211,6 @@ test("repair-index leaves a sound index alone, and --read-all-packs rebuilds it 
   assert.ok((await collect(repaired.readObject(ref))).equals(data));
   assert.deepEqual((await verifyRepository(repaired, { readData: true })).problems, []);
 });
-
-async function skiff(argv: string[]) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  stderr.on("data", (d: Buffer) => {
-    err += d.toString();
-  });
-  const code = await runCli({ argv, stdout, stderr, env: { SKIFF_REPO_PASSWORD: PASSWORD } });
-  return { code, out, err };
-}
 
 test("skiff repo repair-index reports a pack whose trailer is damaged and exits 1", async (t) => {
   const { repo, store, dir } = await newRepository(t);
