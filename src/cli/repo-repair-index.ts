@@ -1,8 +1,9 @@
 /** `skiff repo repair-index`: rebuilds the index from the packs' own trailers after index files were damaged or lost. */
 import { type RepairIndexReport, repairIndex } from "../repository/repair-index.ts";
 import type { CommandRun } from "./commands.ts";
-import { EXIT, reportErrors, wantsHelp } from "./repo-errors.ts";
-import { connectRepository, parseRepoFlags, repoFlagsHelp } from "./repo-options.ts";
+import { parseRepoCommandArgs } from "./repo-command-args.ts";
+import { EXIT, reportErrors } from "./repo-errors.ts";
+import { connectRepository, repoFlagsHelp } from "./repo-options.ts";
 
 const usage = [
   "Usage: skiff repo repair-index --repo <location> [--read-all-packs] [--json] [options]",
@@ -19,25 +20,10 @@ const usage = [
 
 export const run: CommandRun = (ctx) =>
   reportErrors(ctx, "repo repair-index", async () => {
-    if (wantsHelp(ctx.argv)) {
-      ctx.stdout.write(usage);
-      return EXIT.ok;
-    }
-    const parsed = parseRepoFlags(ctx.argv);
-    if (!parsed.ok) {
-      ctx.stderr.write(`skiff repo repair-index: ${parsed.message}\n${usage}`);
-      return EXIT.usage;
-    }
-    let readAllPacks = false;
-    let json = false;
-    for (const arg of parsed.rest) {
-      if (arg === "--read-all-packs") readAllPacks = true;
-      else if (arg === "--json") json = true;
-      else {
-        ctx.stderr.write(`skiff repo repair-index: unexpected argument '${arg}'\n${usage}`);
-        return EXIT.usage;
-      }
-    }
+    const parsed = parseRepoCommandArgs(ctx, "repo repair-index", usage, ["--read-all-packs", "--json"]);
+    if (typeof parsed === "number") return parsed;
+    const readAllPacks = parsed.rest.includes("--read-all-packs");
+    const json = parsed.rest.includes("--json");
     // Damaged index files are what this command is for: the open reports them instead of failing.
     const repo = await connectRepository(parsed.flags, ctx.env, { onDamagedIndexFile: () => {} });
     try {
