@@ -12,6 +12,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { maxQueuedFiles } from "../../../src/datamover/backup-walk.ts";
 import { backupDirectory, restoreSnapshot } from "../../../src/datamover/index.ts";
 import {
   allocatedBlocks,
@@ -193,10 +194,12 @@ describe("backup and restore with the in-memory repository double", () => {
   it("counts and names files that vanish during the walk, and goes on", async () => {
     const dir = join(work, "vanishing");
     mkdirSync(dir);
-    for (let i = 0; i < 100; i++) writeFileSync(join(dir, `f${String(i).padStart(3, "0")}`), `file ${i}`);
-    // The walker stats at most 64 files ahead of the uploads, so the last names of the listing are not stat'ed
-    // before the first upload completes; they are deleted while that upload is held.
-    const late = readdirSync(dir).slice(80);
+    // The walker stats at most maxQueuedFiles files ahead of the uploads, so the last names of the listing are not
+    // stat'ed before the first upload completes; they are deleted while that upload is held.
+    const ahead = maxQueuedFiles(1);
+    const count = ahead + 40;
+    for (let i = 0; i < count; i++) writeFileSync(join(dir, `f${String(i).padStart(4, "0")}`), `file ${i}`);
+    const late = readdirSync(dir).slice(ahead + 20);
     const repo = new InMemoryRepositoryDouble();
     let release = () => {};
     repo.writeGate = new Promise<void>((resolve) => {
@@ -210,6 +213,6 @@ describe("backup and restore with the in-memory repository double", () => {
     const snapshot = await running;
     assert.equal(snapshot.stats.errors, late.length);
     assert.deepEqual(issues.sort(), [...late].sort());
-    assert.equal((await repo.readTree(snapshot.root!)).length, 100 - late.length);
+    assert.equal((await repo.readTree(snapshot.root!)).length, count - late.length);
   });
 });
