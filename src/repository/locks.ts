@@ -9,7 +9,7 @@
 
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import type { ObjectStore } from "../objectstore/types.ts";
+import { ObjectNotFoundError, type ObjectStore } from "../objectstore/types.ts";
 
 export const LOCK_PREFIX = "locks/";
 
@@ -51,16 +51,46 @@ export async function listLocks(
   const live: LiveLock[] = [];
   const stale: string[] = [];
   for await (const info of store.list(LOCK_PREFIX)) {
-    let record: LockRecord;
+    let body: Uint8Array;
     try {
-      record = JSON.parse(Buffer.from(await store.get(info.key)).toString("utf8")) as LockRecord;
-    } catch {
-      continue; // removed meanwhile, or unreadable: neither blocks anyone
+      body = await store.get(info.key);
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError) continue; // released meanwhile
+      throw err;
     }
+    const record = parseLockRecord(body, info.modified);
     if (settings.now() - record.refreshedMs > settings.staleAfterMs) stale.push(info.key);
     else live.push({ key: info.key, record });
   }
   return { live, stale };
+}
+
+/**
+ * A lock object's record. One that is not a lock record (altered, or written by something else) counts as a
+ * shared lock refreshed when the object was written: it holds off an exclusive lock until it is stale, like any
+ * lock of a process that may still run, and maintenance then removes it. Read as nothing, it would stay forever;
+ * read with missing times, it would never go stale.
+ */
+export function parseLockRecord(body: Uint8Array, writtenMs: number): LockRecord {
+  let parsed: Partial<LockRecord> | undefined;
+  try {
+    parsed = JSON.parse(Buffer.from(body).toString("utf8")) as Partial<LockRecord>;
+  } catch {}
+  const valid =
+    parsed !== undefined &&
+    parsed !== null &&
+    (parsed.kind === "shared" || parsed.kind === "exclusive") &&
+    Number.isFinite(parsed.refreshedMs) &&
+    Number.isFinite(parsed.createdMs);
+  if (valid) return parsed as LockRecord;
+  return {
+    kind: "shared",
+    hostname: "unknown",
+    pid: 0,
+    createdMs: writtenMs,
+    refreshedMs: writtenMs,
+    purpose: "unreadable lock object",
+  };
 }
 
 function describeLock(l: LiveLock): string {

@@ -46,3 +46,23 @@ test("a lock not refreshed within the stale time blocks nobody; shared locks do 
   await dead.release();
   assert.deepEqual(await listLocks(store, settings(clock)), { live: [], stale: [] });
 });
+
+test("a lock object that is not a lock record holds off an exclusive lock until stale, then is removed", async (t) => {
+  const { store } = await newRepository(t);
+  await store.put("locks/000000000000000000000001", Buffer.from("not json"));
+  await store.put("locks/000000000000000000000002", Buffer.from("{}"));
+  const fresh = await listLocks(store, settings(Date.now));
+  assert.equal(fresh.live.length, 2);
+  assert.ok(fresh.live.every((l) => l.record.kind === "shared" && l.record.purpose === "unreadable lock object"));
+  await assert.rejects(
+    RepositoryLock.acquire(store, "exclusive", "maintenance", settings(Date.now)),
+    /unreadable lock object/,
+  );
+  // An hour later both are stale: they block nothing, and maintenance's sweep of stale locks removes them.
+  const later = await listLocks(
+    store,
+    settings(() => Date.now() + 3600_000),
+  );
+  assert.deepEqual(later.live, []);
+  assert.equal(later.stale.length, 2);
+});
