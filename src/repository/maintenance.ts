@@ -131,11 +131,11 @@ async function collectGarbage(
   const unreadable: string[] = [];
   const missingExamples: string[] = [];
   const walker = new SnapshotWalker(repo, {
-    blob(_id, slot, path, what) {
+    blob(_id, slot, path, what, kind) {
       if (slot < 0) {
         // A tree or chunk list that is not indexed hides everything below it: without it nothing can be proven
         // unreachable. A missing file chunk hides nothing, but its data may be in a pack no index names.
-        if (isLeafChunk(what)) {
+        if (kind === "chunk") {
           report.missingChunks++;
           if (missingExamples.length < 3) missingExamples.push(`${path}: ${what}`);
         } else if (unreadable.length < 5) unreadable.push(`${path}: ${what} is not in the index`);
@@ -255,9 +255,4 @@ async function collectGarbage(
   }
   // The table still names what was just deleted; start again from the new index.
   await blobs.reload();
-}
-
-/** Whether a walker's description names a file chunk (a leaf: nothing is reached through it). */
-function isLeafChunk(what: string): boolean {
-  return what.startsWith("chunk ") || what.startsWith("object ");
 }

@@ -8,9 +8,14 @@ import type { SkiffRepository } from "./repository.ts";
 import { parseObjectId, parseTreeId } from "./tree-codec.ts";
 import type { ObjectRef, SnapshotManifest, TreeEntry } from "./types.ts";
 
+export type BlobKind = "tree" | "chunk-list" | "chunk";
+
 export interface WalkVisitor {
-  /** A blob an object or tree needs; `slot` is -1 when the index does not have it. Return false if it is unusable. */
-  blob(id: Buffer, slot: number, path: string, what: string): boolean;
+  /**
+   * A blob an object or tree needs; `slot` is -1 when the index does not have it. Return false if it is unusable.
+   * `kind` says whether other blobs are reached through it (a tree or a chunk list) or not (a file chunk).
+   */
+  blob(id: Buffer, slot: number, path: string, what: string, kind: BlobKind): boolean;
   /** A tree or chunk list that could not be read. */
   unreadable(path: string, what: string, err: unknown): void;
   /** Walk a tree again although it was visited (verify does this for damaged trees, to name their paths). */
@@ -53,7 +58,7 @@ export class SnapshotWalker {
       return false;
     }
     const slot = table.find(blob);
-    if (!this.visitor.blob(blob, slot, path, `tree ${id}`)) return false;
+    if (!this.visitor.blob(blob, slot, path, `tree ${id}`, "tree")) return false;
     if (this.visited.has(slot) && !(this.damaged.has(slot) && this.visitor.revisit?.(slot))) {
       return !this.damaged.has(slot);
     }
@@ -86,8 +91,8 @@ export class SnapshotWalker {
     }
     const table = this.repo.blobs.table;
     const slot = table.find(parsed.blob);
-    if (!parsed.list) return this.visitor.blob(parsed.blob, slot, path, `object ${ref.id}`);
-    if (!this.visitor.blob(parsed.blob, slot, path, `chunk list of object ${ref.id}`)) return false;
+    if (!parsed.list) return this.visitor.blob(parsed.blob, slot, path, `object ${ref.id}`, "chunk");
+    if (!this.visitor.blob(parsed.blob, slot, path, `chunk list of object ${ref.id}`, "chunk-list")) return false;
     if (this.listsOk.has(slot)) return true;
     let chunks: Awaited<ReturnType<SkiffRepository["chunksOf"]>>;
     try {
@@ -98,7 +103,7 @@ export class SnapshotWalker {
     }
     let ok = true;
     for (const chunk of chunks) {
-      ok = this.visitor.blob(chunk.id, table.find(chunk.id), path, `chunk ${chunk.id.toString("hex")}`) && ok;
+      ok = this.visitor.blob(chunk.id, table.find(chunk.id), path, `chunk ${chunk.id.toString("hex")}`, "chunk") && ok;
     }
     if (ok) this.listsOk.set(slot);
     return ok;

@@ -72,6 +72,30 @@ test("full maintenance deletes nothing while a tree the snapshots need is missin
   assert.deepEqual((await verifyRepository(repaired, { readData: true })).problems, []);
 });
 
+test("full maintenance deletes nothing while a chunk list the snapshots need is missing from the index", async (t) => {
+  const { repo, store } = await newRepository(t);
+  const first = random(600_000);
+  const grown = Buffer.concat([first, random(1_000)]);
+  // The chunks of `first` are indexed on their own; `grown` shares them, and its chunk list goes in a later file.
+  await indexedAlone(repo, store, first);
+  const { ref, indexKey } = await indexedAlone(repo, store, grown);
+  await snapshotOf(repo, { grown: ref });
+  await repo.close();
+  await store.delete(indexKey);
+  const packs = await keysUnder(store, "packs/");
+
+  // Without the chunk list, the shared chunks look unreachable: deleting their pack would lose `grown`.
+  const lost = await reopen(t, store);
+  await assert.rejects(
+    runMaintenance(lost, { full: true, now: () => Date.now() + 25 * HOUR }),
+    /stopped before deleting anything: \/grown: chunk list of object l[0-9a-f]+ is not in the index/,
+  );
+  assert.deepEqual(await keysUnder(store, "packs/"), packs);
+  await repairIndex(lost);
+  const repaired = await reopen(t, store);
+  assert.ok((await collect(repaired.readObject(ref))).equals(grown));
+});
+
 test("full maintenance keeps packs no index names while file chunks are missing from the index", async (t) => {
   const { repo, store } = await newRepository(t);
   const data = random(10_000);
