@@ -41,7 +41,7 @@ registerCommand({
 });
 registerCommand({
   name: "repo snapshots",
-  summary: "list the snapshots in a repository (table or --json)",
+  summary: "list the snapshots in a repository (table or --json), or --delete one",
   load: async () => (await import("./repo-snapshots.ts")).run,
 });
 registerCommand({
