@@ -1,8 +1,9 @@
 /** `skiff repo change-password`: wraps the repository's master key under a new password. */
 import { changePassword } from "../repository/password.ts";
 import type { CommandRun } from "./commands.ts";
-import { EXIT, reportErrors, wantsHelp } from "./repo-errors.ts";
-import { openRepoStore, parseRepoFlags, readPassword, readRepoPassword, repoFlagsHelp } from "./repo-options.ts";
+import { parseRepoCommandArgs } from "./repo-command-args.ts";
+import { EXIT, reportErrors } from "./repo-errors.ts";
+import { openRepoStore, readPassword, readRepoPassword, repoFlagsHelp } from "./repo-options.ts";
 
 const usage = [
   "Usage: skiff repo change-password --repo <location> --password-file <file> --new-password-file <file> [options]",
@@ -18,26 +19,9 @@ const usage = [
 
 export const run: CommandRun = (ctx) =>
   reportErrors(ctx, "repo change-password", async () => {
-    if (wantsHelp(ctx.argv)) {
-      ctx.stdout.write(usage);
-      return EXIT.ok;
-    }
-    const parsed = parseRepoFlags(ctx.argv);
-    if (!parsed.ok) {
-      ctx.stderr.write(`skiff repo change-password: ${parsed.message}\n${usage}`);
-      return EXIT.usage;
-    }
-    let newPasswordFile: string | undefined;
-    const rest = parsed.rest;
-    for (let i = 0; i < rest.length; i++) {
-      const arg = rest[i]!;
-      if (arg === "--new-password-file" && rest[i + 1] !== undefined) newPasswordFile = rest[++i];
-      else if (arg.startsWith("--new-password-file=")) newPasswordFile = arg.slice("--new-password-file=".length);
-      else {
-        ctx.stderr.write(`skiff repo change-password: unexpected argument '${arg}'\n${usage}`);
-        return EXIT.usage;
-      }
-    }
+    const parsed = parseRepoCommandArgs(ctx, "repo change-password", usage, [], ["--new-password-file"]);
+    if (typeof parsed === "number") return parsed;
+    const newPasswordFile = parsed.values.get("--new-password-file");
     const oldPassword = await readRepoPassword(parsed.flags, ctx.env);
     const newPassword = await readPassword(newPasswordFile, ctx.env, {
       flag: "--new-password-file",

@@ -14,36 +14,25 @@ const usage = `Usage: skiff repo init --repo <location> [--password-file <file>]
 ${repoFlagsHelp}
 `;
 
-/** Takes `--compression X` / `--compression=X` out of argv: the mode, or a message naming the bad value. */
-export function takeCompression(
-  argv: readonly string[],
-): { ok: true; compression: Compression | undefined; rest: string[] } | { ok: false; message: string } {
-  const rest: string[] = [];
-  let value: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === "--compression") {
-      value = argv[++i];
-      if (value === undefined) return { ok: false, message: "--compression needs a value (none or zstd)" };
-    } else if (arg.startsWith("--compression=")) value = arg.slice("--compression=".length);
-    else rest.push(arg);
+/** The --compression value as a mode, or a message naming the bad value. */
+function compressionFrom(
+  value: string | undefined,
+): { ok: true; compression: Compression | undefined } | { ok: false; message: string } {
+  if (value === undefined || (COMPRESSIONS as readonly string[]).includes(value)) {
+    return { ok: true, compression: value as Compression | undefined };
   }
-  if (value === undefined) return { ok: true, compression: undefined, rest };
-  if (!(COMPRESSIONS as readonly string[]).includes(value)) {
-    return { ok: false, message: `--compression must be one of ${COMPRESSIONS.join(", ")}, not '${value}'` };
-  }
-  return { ok: true, compression: value as Compression, rest };
+  return { ok: false, message: `--compression must be one of ${COMPRESSIONS.join(", ")}, not '${value}'` };
 }
 
 export const run: CommandRun = (ctx) =>
   reportErrors(ctx, "repo init", async () => {
-    const taken = takeCompression(ctx.argv);
+    const parsed = parseRepoCommandArgs(ctx, "repo init", usage, [], ["--compression"]);
+    if (typeof parsed === "number") return parsed;
+    const taken = compressionFrom(parsed.values.get("--compression"));
     if (!taken.ok) {
       ctx.stderr.write(`skiff repo init: ${taken.message}\n${usage}`);
       return EXIT.usage;
     }
-    const parsed = parseRepoCommandArgs({ ...ctx, argv: taken.rest }, "repo init", usage, []);
-    if (typeof parsed === "number") return parsed;
     const password = await readRepoPassword(parsed.flags, ctx.env);
     const store = await openRepoStore(parsed.flags, true);
     const repo = await initRepository(store, password, {

@@ -1,8 +1,9 @@
 /** `skiff repo maintenance [--full]`: index compaction, or full garbage collection with a safety margin. */
 import { runMaintenance } from "../repository/maintenance.ts";
 import type { CommandRun } from "./commands.ts";
-import { EXIT, reportErrors, wantsHelp } from "./repo-errors.ts";
-import { connectRepository, parseRepoFlags, repoFlagsHelp } from "./repo-options.ts";
+import { parseRepoCommandArgs } from "./repo-command-args.ts";
+import { EXIT, reportErrors } from "./repo-errors.ts";
+import { connectRepository, repoFlagsHelp } from "./repo-options.ts";
 
 const usage = [
   "Usage: skiff repo maintenance --repo <location> [--full] [--safety-margin <hours>] [--json] [options]",
@@ -16,34 +17,15 @@ const usage = [
 
 export const run: CommandRun = (ctx) =>
   reportErrors(ctx, "repo maintenance", async () => {
-    if (wantsHelp(ctx.argv)) {
-      ctx.stdout.write(usage);
-      return EXIT.ok;
-    }
-    const parsed = parseRepoFlags(ctx.argv);
-    if (!parsed.ok) {
-      ctx.stderr.write(`skiff repo maintenance: ${parsed.message}\n${usage}`);
+    const parsed = parseRepoCommandArgs(ctx, "repo maintenance", usage, ["--full", "--json"], ["--safety-margin"]);
+    if (typeof parsed === "number") return parsed;
+    const full = parsed.rest.includes("--full");
+    const json = parsed.rest.includes("--json");
+    const margin = parsed.values.get("--safety-margin");
+    const marginHours = margin === undefined ? 24 : margin.trim() === "" ? Number.NaN : Number(margin);
+    if (!Number.isFinite(marginHours) || marginHours < 0) {
+      ctx.stderr.write(`skiff repo maintenance: --safety-margin needs a number of hours, not '${margin}'\n`);
       return EXIT.usage;
-    }
-    let full = false;
-    let json = false;
-    let marginHours = 24;
-    const rest = parsed.rest;
-    for (let i = 0; i < rest.length; i++) {
-      const arg = rest[i]!;
-      if (arg === "--full") full = true;
-      else if (arg === "--json") json = true;
-      else if (arg === "--safety-margin" || arg.startsWith("--safety-margin=")) {
-        const value = arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : rest[++i];
-        marginHours = Number(value);
-        if (value === undefined || !Number.isFinite(marginHours) || marginHours < 0) {
-          ctx.stderr.write(`skiff repo maintenance: --safety-margin needs a number of hours, not '${value}'\n`);
-          return EXIT.usage;
-        }
-      } else {
-        ctx.stderr.write(`skiff repo maintenance: unexpected argument '${arg}'\n${usage}`);
-        return EXIT.usage;
-      }
     }
     const repo = await connectRepository(parsed.flags, ctx.env);
     try {

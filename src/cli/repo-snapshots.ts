@@ -43,41 +43,21 @@ export function snapshotTable(snapshots: SnapshotManifest[]): string {
     .join("\n")}\n`;
 }
 
-/** Takes `--delete <id>` / `--delete=<id>` out of the arguments. */
-function takeDelete(argv: readonly string[]): { argv: string[]; id: string | undefined; missing: boolean } {
-  const rest: string[] = [];
-  let id: string | undefined;
-  let missing = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === "--delete") {
-      id = argv[++i];
-      missing ||= id === undefined;
-    } else if (arg.startsWith("--delete=")) id = arg.slice("--delete=".length);
-    else rest.push(arg);
-  }
-  return { argv: rest, id, missing };
-}
-
 export const run: CommandRun = (ctx) =>
   reportErrors(ctx, "repo snapshots", async () => {
-    const del = takeDelete(ctx.argv);
-    if (del.missing) {
-      ctx.stderr.write(`skiff repo snapshots: --delete needs a snapshot id\n${usage}`);
-      return EXIT.usage;
-    }
-    const parsed = parseRepoCommandArgs({ ...ctx, argv: del.argv }, "repo snapshots", usage, ["--json"]);
+    const parsed = parseRepoCommandArgs(ctx, "repo snapshots", usage, ["--json"], ["--delete"]);
     if (typeof parsed === "number") return parsed;
+    const deleteId = parsed.values.get("--delete");
     const repo = await connectRepository(parsed.flags, ctx.env, { workers: 0 });
     try {
-      if (del.id !== undefined) {
-        if (!/^[0-9a-f]{32}$/.test(del.id))
-          throw new Error(`--delete needs a full 32-character snapshot id, not '${del.id}'`);
-        if ((await repo.store.stat(`${SNAPSHOT_PREFIX}${del.id}`)) === undefined) {
-          throw new Error(`no snapshot ${del.id} in ${repo.store.describe}`);
+      if (deleteId !== undefined) {
+        if (!/^[0-9a-f]{32}$/.test(deleteId))
+          throw new Error(`--delete needs a full 32-character snapshot id, not '${deleteId}'`);
+        if ((await repo.store.stat(`${SNAPSHOT_PREFIX}${deleteId}`)) === undefined) {
+          throw new Error(`no snapshot ${deleteId} in ${repo.store.describe}`);
         }
-        await repo.deleteSnapshot(del.id);
-        ctx.stdout.write(`deleted snapshot ${del.id}; full maintenance removes its data once unreachable\n`);
+        await repo.deleteSnapshot(deleteId);
+        ctx.stdout.write(`deleted snapshot ${deleteId}; full maintenance removes its data once unreachable\n`);
         return EXIT.ok;
       }
       // A damaged manifest is named on stderr; the others are still listed.
