@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import type { ObjectStore } from "../objectstore/types.ts";
 import type { BoundedCache } from "./cache.ts";
-import { IntegrityError, type RepositoryKeys } from "./crypto.ts";
+import { DamagedObjectError, IntegrityError, type RepositoryKeys } from "./crypto.ts";
 import { IndexTable } from "./index-table.ts";
 import {
   decodeIndexFile,
@@ -38,18 +38,11 @@ export interface BlobStoreSettings {
   maxUploads: number;
 }
 
-/** An index file that exists but cannot be decoded (altered, truncated, or not an index file). */
-export class DamagedIndexFileError extends Error {
-  readonly key: string;
-  readonly reason: string;
+/** An index file that exists but cannot be decoded; the message says how to rebuild it. */
+export class DamagedIndexFileError extends DamagedObjectError {
   constructor(key: string, cause: unknown) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    super(`${key} cannot be read: ${reason}; 'skiff repo repair-index' rebuilds the index from the packs`, {
-      cause,
-    });
+    super(key, cause, "; 'skiff repo repair-index' rebuilds the index from the packs");
     this.name = "DamagedIndexFileError";
-    this.key = key;
-    this.reason = reason;
   }
 }
 

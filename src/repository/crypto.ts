@@ -171,6 +171,20 @@ export class IntegrityError extends Error {
   }
 }
 
+/** A stored object that exists but cannot be decoded (altered, truncated, or not what its key says). */
+export class DamagedObjectError extends Error {
+  readonly key: string;
+  /** What decoding said, without the key. */
+  readonly reason: string;
+  constructor(key: string, cause: unknown, hint = "") {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(`${key} cannot be read: ${reason}${hint}`, { cause });
+    this.name = "DamagedObjectError";
+    this.key = key;
+    this.reason = reason;
+  }
+}
+
 /** Decrypts and decompresses a blob record; throws IntegrityError when it was altered or is not blob `id`. */
 export function openBlob(keys: RepositoryKeys, id: Uint8Array, record: Uint8Array): Buffer {
   if (record.length < RECORD_OVERHEAD) throw new IntegrityError("blob record is truncated");

@@ -13,7 +13,7 @@ import { ByteBudget } from "./byte-budget.ts";
 import type { BoundedCache } from "./cache.ts";
 import { type Chunk, Chunker } from "./chunker.ts";
 import { compressesData, type RepositoryConfig } from "./config.ts";
-import { openFile, type RepositoryKeys, sealFile } from "./crypto.ts";
+import { DamagedObjectError, openFile, type RepositoryKeys, sealFile } from "./crypto.ts";
 import { type LockSettings, RepositoryLock } from "./locks.ts";
 import { ChunkReader } from "./object-reader.ts";
 import type { RepositoryOptions } from "./open.ts";
@@ -70,17 +70,12 @@ export class MissingBlobError extends Error {
 }
 
 /** A snapshot manifest that exists but cannot be decoded (altered or truncated). */
-export class DamagedSnapshotError extends Error implements DamagedSnapshot {
+export class DamagedSnapshotError extends DamagedObjectError implements DamagedSnapshot {
   readonly id: string;
-  readonly key: string;
-  readonly reason: string;
   constructor(id: string, key: string, cause: unknown) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    super(`${key} cannot be read: ${reason}`, { cause });
+    super(key, cause);
     this.name = "DamagedSnapshotError";
     this.id = id;
-    this.key = key;
-    this.reason = reason;
   }
 }
 
