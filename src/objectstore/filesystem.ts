@@ -8,9 +8,10 @@
  */
 import { randomBytes } from "node:crypto";
 import { constants, type Dirent } from "node:fs";
-import { type FileHandle, link, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
+import { link, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { DirectFileWriter, openDirect, writeFully } from "./direct-writer.ts";
 import { type OpenedFile, OpenFailedError, ReadHandles } from "./read-handles.ts";
 import { type ObjectInfo, ObjectNotFoundError, type ObjectStore, type ObjectWriter } from "./types.ts";
 
@@ -27,6 +28,11 @@ export class LocationNotFoundError extends Error {
 export interface FilesystemStoreOptions {
   /** Create the directory when it does not exist (repository init); otherwise a missing directory is an error. */
   create?: boolean;
+  /**
+   * Whether objects written piece by piece (openWriter: data packs) bypass the page cache (O_DIRECT) where the
+   * filesystem allows it; see direct-writer.ts. Default true.
+   */
+  directWrites?: boolean;
 }
 
 export async function openFilesystemStore(
@@ -38,15 +44,7 @@ export async function openFilesystemStore(
   const info = await stat(root).catch(() => undefined);
   if (info === undefined) throw new LocationNotFoundError(`repository directory ${root} does not exist`);
   if (!info.isDirectory()) throw new Error(`repository location ${root} is not a directory`);
-  return new FilesystemStore(root);
-}
-
-/** Writes all of `data` at `position` (a write may take fewer bytes than it was given). */
-async function writeFully(handle: FileHandle, data: Uint8Array, position: number): Promise<void> {
-  for (let written = 0; written < data.length; ) {
-    const { bytesWritten } = await handle.write(data, written, data.length - written, position + written);
-    written += bytesWritten;
-  }
+  return new FilesystemStore(root, options.directWrites ?? true);
 }
 
 interface DirectorySync {
@@ -61,10 +59,12 @@ export class FilesystemStore implements ObjectStore {
   readonly root: string;
   private readonly dirSyncs = new Map<string, DirectorySync>();
   private readonly readHandles = new ReadHandles();
+  private readonly directWrites: boolean;
 
-  constructor(root: string) {
+  constructor(root: string, directWrites = true) {
     this.root = root;
     this.describe = pathToFileURL(root).href;
+    this.directWrites = directWrites;
   }
 
   private pathOf(key: string): string {
@@ -84,6 +84,15 @@ export class FilesystemStore implements ObjectStore {
     const temp = join(dir, `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`);
     const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
     return { dir, temp, handle };
+  }
+
+  /** Like openTemp, opened for direct writes when the filesystem allows them (see direct-writer.ts). */
+  private async openDirectTemp(path: string) {
+    const dir = join(path, "..");
+    await mkdir(dir, { recursive: true });
+    const temp = join(dir, `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`);
+    const handle = await openDirect(temp, 0o600);
+    return handle === undefined ? undefined : { dir, temp, handle };
   }
 
   /** Writes body to a synced temporary file next to the target and returns its path. */
@@ -150,6 +159,9 @@ export class FilesystemStore implements ObjectStore {
   /** A temporary file next to the target, written in place, synced and renamed on commit (see put). */
   async openWriter(key: string): Promise<ObjectWriter> {
     const path = this.pathOf(key);
+    const direct = this.directWrites ? await this.openDirectTemp(path) : undefined;
+    if (direct !== undefined)
+      return this.directWriter(path, direct.dir, direct.temp, new DirectFileWriter(direct.temp, direct.handle));
     const { dir, temp, handle } = await this.openTemp(path);
     let done = false;
     const finish = () => {
@@ -178,6 +190,37 @@ export class FilesystemStore implements ObjectStore {
         if (done) return;
         done = true;
         await handle.close().catch(() => {});
+        await unlink(temp).catch(() => {});
+      },
+    };
+  }
+
+  private directWriter(path: string, dir: string, temp: string, file: DirectFileWriter): ObjectWriter {
+    let done = false;
+    return {
+      copies: true,
+      writeAt: (data, offset) => {
+        if (done) return Promise.reject(new Error(`the writer of ${path} is already committed or aborted`));
+        return file.writeAt(data, offset);
+      },
+      commit: async () => {
+        if (done) throw new Error(`the writer of ${path} is already committed or aborted`);
+        done = true;
+        try {
+          await file.flush();
+          await file.close(true);
+          await rename(temp, path);
+        } catch (err) {
+          await file.discard();
+          await unlink(temp).catch(() => {});
+          throw new Error(`cannot store ${path}`, { cause: err });
+        }
+        await this.syncDir(dir);
+      },
+      abort: async () => {
+        if (done) return;
+        done = true;
+        await file.discard();
         await unlink(temp).catch(() => {});
       },
     };

@@ -45,6 +45,11 @@ export interface ObjectStore {
 export interface ObjectWriter {
   /** Writes `data` at `offset`; writes at disjoint offsets may run at once. */
   writeAt(data: Uint8Array, offset: number): Promise<void>;
+  /**
+   * True when writeAt resolves as soon as it has copied `data` and gathers small writes itself (writes made in
+   * offset order, one after another, are its fast path): callers need no staging buffers of their own.
+   */
+  readonly copies?: boolean;
   /** Makes what was written durable and visible under the key, all at once. */
   commit(): Promise<void>;
   /** Throws away what was written (nothing becomes visible). */

@@ -2,8 +2,10 @@
  * A data pack written straight into its object as records arrive, for stores that offer openWriter (the
  * filesystem). Buffered packs hold up to a pack's worth of records in memory and copy every record once more;
  * here a large record goes from the seal pool to the file, and small records are gathered in 1 MiB staging
- * buffers so that many small files still make few write calls. The caller reserves each record's offset
- * (contiguously, in the order records are placed), so the writes themselves may complete in any order.
+ * buffers so that many small files still make few write calls. A writer that gathers writes itself (the
+ * filesystem's direct writer, ObjectWriter.copies) gets every record as it comes instead. The caller reserves
+ * each record's offset (contiguously, in the order records are placed), so the writes themselves may complete
+ * in any order.
  */
 import type { ObjectWriter } from "../objectstore/types.ts";
 import type { BufferPool } from "./buffer-pool.ts";
@@ -13,6 +15,8 @@ const DIRECT_FROM = 256 * 1024;
 
 export class StreamedPack {
   private readonly writer: Promise<ObjectWriter>;
+  /** The writer once opened, when it copies and gathers writes itself (then records go to it as they come). */
+  private copyingWriter: ObjectWriter | undefined;
   private readonly staging: BufferPool;
   private buffer: Buffer | undefined;
   private bufferStart = 0;
@@ -25,7 +29,12 @@ export class StreamedPack {
     this.writer = writer;
     this.staging = staging;
     // An open that fails is reported by the first write or by finish; never as an unhandled rejection.
-    writer.catch(() => {});
+    writer.then(
+      (opened) => {
+        if (opened.copies) this.copyingWriter = opened;
+      },
+      () => {},
+    );
   }
 
   /**
@@ -33,7 +42,7 @@ export class StreamedPack {
    * copied into staging), and rejects when the write failed.
    */
   write(record: Uint8Array, offset: number): Promise<void> {
-    if (record.length >= DIRECT_FROM) {
+    if (record.length >= DIRECT_FROM || this.copyingWriter !== undefined) {
       this.flushStaging();
       return this.track(this.writeAt(record, offset));
     }
