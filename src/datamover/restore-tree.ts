@@ -6,6 +6,7 @@
  */
 import { link, lstat, mkdir, open, rename, rm, symlink, unlink } from "node:fs/promises";
 import { join } from "node:path";
+import { DIRECT_BLOCK_BYTES, DirectFileWriter, openDirect } from "../objectstore/direct-writer.ts";
 import type { ObjectRef, Repository, SealedObjectSource, TreeEntry } from "../repository/types.ts";
 import type { SmallFileWriterPool } from "./file-writer-pool.ts";
 import { Limiter } from "./limiter.ts";
@@ -18,7 +19,7 @@ import {
   makeFifo,
   secondsFromNs,
 } from "./restore-attributes.ts";
-import { writeObject } from "./sparse-writer.ts";
+import { writeObject, writeObjectDirect } from "./sparse-writer.ts";
 
 export interface RestoreStats {
   files: number;
@@ -237,15 +238,24 @@ export class TreeRestorer {
     const { repo, signal, stats, meter } = this.#ctx;
     signal.throwIfAborted();
     const temporary = this.#temporaryName(path);
-    const handle = await open(temporary, "wx", 0o600);
+    // Large files skip the page cache where the filesystem allows it (see direct-writer.ts): the restored bytes
+    // are not read back by this process, and cache pages written here count against the pod's memory. Sparse
+    // restores keep ordinary writes, which leave holes where the data is zero.
+    const directHandle =
+      !this.#ctx.writeSparseFiles && (entry.content?.size ?? 0) >= DIRECT_BLOCK_BYTES
+        ? await openDirect(temporary, 0o600)
+        : undefined;
+    const direct = directHandle === undefined ? undefined : new DirectFileWriter(temporary, directHandle);
+    const handle = directHandle ?? (await open(temporary, "wx", 0o600));
     let renamed = false;
     try {
       if (entry.content !== undefined && entry.content.size > 0) {
-        const result = await writeObject(repo, entry.content, handle, {
-          sparse: this.#ctx.writeSparseFiles,
-          signal,
-          onBytes: (n) => meter.add(n),
-        });
+        const onBytes = (n: number) => meter.add(n);
+        const result =
+          direct === undefined
+            ? await writeObject(repo, entry.content, handle, { sparse: this.#ctx.writeSparseFiles, signal, onBytes })
+            : await writeObjectDirect(repo, entry.content, direct, { signal, onBytes });
+        await direct?.flush();
         if (result.size !== entry.content.size) {
           throw new Error(
             `object ${entry.content.id} of '${path}' returned ${result.size} bytes, expected ${entry.content.size}`,
@@ -254,14 +264,14 @@ export class TreeRestorer {
         stats.bytesWritten += result.bytesWritten;
       }
       await applyToHandle(handle, entry, this.#ctx.attributes);
-      await handle.close();
+      await (direct === undefined ? handle.close() : direct.close(false));
       await this.#replaceable(path, () => rename(temporary, path));
       renamed = true;
       stats.files++;
       stats.bytes += entry.size;
     } finally {
       if (!renamed) {
-        await handle.close().catch(() => {});
+        await (direct === undefined ? handle.close() : direct.discard()).catch(() => {});
         await unlink(temporary).catch(() => {});
       }
     }

@@ -4,6 +4,7 @@
  */
 import { ftruncateSync, writeSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
+import type { ObjectWriter } from "../objectstore/types.ts";
 import type { ObjectRef, Repository } from "../repository/types.ts";
 
 /** Page-sized, so a hole never splits a file system block on common file systems. */
@@ -174,4 +175,36 @@ export function writeBytesSync(fd: number, data: Buffer, sparse: boolean): numbe
 
 function isZero(data: Buffer): boolean {
   return data.length <= sparseBlockSize && zeroBlock.subarray(0, data.length).equals(data);
+}
+
+/**
+ * writeObject into a file opened for direct writes (objectstore/direct-writer.ts; never sparse): the writer
+ * gathers the pieces, in whatever order they come, into aligned blocks. The caller flushes it.
+ */
+export async function writeObjectDirect(
+  repo: Repository,
+  ref: ObjectRef,
+  file: Pick<ObjectWriter, "writeAt">,
+  options: Omit<StreamWriterOptions, "sparse">,
+): Promise<WriteResult> {
+  if (repo.readObjectInto === undefined) {
+    let position = 0;
+    for await (const chunk of repo.readObject(ref)) {
+      options.signal?.throwIfAborted();
+      await file.writeAt(chunk, position);
+      position += chunk.length;
+      options.onBytes?.(chunk.length);
+    }
+    return { size: position, bytesWritten: position };
+  }
+  await repo.readObjectInto(
+    ref,
+    async (data, offset) => {
+      options.signal?.throwIfAborted();
+      await file.writeAt(data, offset);
+      options.onBytes?.(data.length);
+    },
+    options.signal,
+  );
+  return { size: ref.size, bytesWritten: ref.size };
 }

@@ -8,9 +8,8 @@
  *
  * O_DIRECT needs aligned memory, offsets and lengths. Bytes are copied into 1 MiB blocks of WebAssembly memory
  * (page-aligned, which Buffer memory is not) and each full block is written at its aligned offset; the last,
- * partial block is padded to 4 KiB at commit and the file truncated back to its length. A write that is not
- * the next in sequence, or a direct write the filesystem refuses (EINVAL), switches the file to ordinary
- * buffered writes from then on: slower, never wrong.
+ * partial block is padded to 4 KiB at the end and the file truncated back to its length. A direct write the
+ * filesystem refuses (EINVAL) switches the file to ordinary buffered writes from then on: slower, never wrong.
  */
 import { constants } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
@@ -22,6 +21,9 @@ export const DIRECT_BLOCK_BYTES = 1 << 20;
 const ALIGNMENT = 4096;
 /** Full blocks being written at once per file: enough to keep a disk busy while the next block fills. */
 const BLOCKS_IN_FLIGHT = 3;
+/** Full blocks being written at once by the whole process (a restore writes several files at a time). */
+const PROCESS_BLOCKS_IN_FLIGHT = 6;
+const writesUnderWay = new Set<Promise<void>>();
 /** Free blocks kept for the next file (a backup opens two data packs at a time). */
 const KEPT_BLOCKS = 8;
 
@@ -62,10 +64,20 @@ export async function writeFully(handle: FileHandle, data: Uint8Array, position:
   }
 }
 
+/** A block being filled: `contiguous` bytes from its start are written; `zeroed` once the rest was cleared. */
+interface Block {
+  buffer: Buffer;
+  filled: number;
+  contiguous: number;
+  zeroed: boolean;
+}
+
 /**
  * The writing half of an ObjectWriter over a file opened by openDirect. `writeAt` resolves once the bytes are
  * copied (the caller may reuse its buffer); a failed background write is thrown by a later writeAt or by
- * `flush`. Calls are handled one after another in the order they were made.
+ * `flush`. Writes may come in any order but must not overlap: each 1 MiB block is written once all its bytes
+ * arrived, and blocks still incomplete at `flush` (the last one, or around gaps, which read as zeros like holes)
+ * are written then. Calls are handled one after another in the order they were made.
  */
 export class DirectFileWriter implements Pick<ObjectWriter, "writeAt" | "copies"> {
   readonly copies = true;
@@ -73,14 +85,12 @@ export class DirectFileWriter implements Pick<ObjectWriter, "writeAt" | "copies"
   readonly #direct: FileHandle;
   /** The same file opened without O_DIRECT, once a write could not go direct. */
   #buffered: Promise<FileHandle> | undefined;
-  /** "buffered" once a write came out of sequence or the filesystem refused a direct write. */
+  /** "buffered" once the filesystem refused a direct write: everything after goes through the page cache. */
   #mode: "direct" | "buffered" = "direct";
   #directRefused = false;
-  #block: Buffer | undefined;
-  /** File offset of the current block's first byte (a multiple of DIRECT_BLOCK_BYTES while writing direct). */
-  #blockStart = 0;
-  #blockFill = 0;
-  /** Where the next sequential write starts. */
+  /** Blocks being filled, by index (file offset / DIRECT_BLOCK_BYTES). */
+  readonly #blocks = new Map<number, Block>();
+  /** The end of the furthest write: the file's length. */
   #end = 0;
   /** Whether the last block was padded, so the file must be cut back to `#end`. */
   #padded = false;
@@ -93,29 +103,37 @@ export class DirectFileWriter implements Pick<ObjectWriter, "writeAt" | "copies"
     this.#direct = direct;
   }
 
+  /** The file as opened (for attributes: mode, owner, times). */
+  get handle(): FileHandle {
+    return this.#direct;
+  }
+
   writeAt(data: Uint8Array, offset: number): Promise<void> {
     const run = this.#tail.then(() => this.#write(data, offset));
     this.#tail = run.catch(() => {});
     return run;
   }
 
-  /** Writes what is gathered, waits for every write and makes the file exactly as long as what was written. */
+  /** Writes the incomplete blocks, waits for every write and makes the file exactly `#end` bytes long. */
   async flush(): Promise<void> {
     await this.#tail;
-    const block = this.#block;
-    this.#block = undefined;
-    if (block !== undefined && this.#blockFill > 0) {
-      const length = Math.ceil(this.#blockFill / ALIGNMENT) * ALIGNMENT;
-      block.fill(0, this.#blockFill, length);
-      this.#padded = length !== this.#blockFill;
-      this.#writeBlock(block, length, this.#blockStart);
-    } else if (block !== undefined) giveBlock(block);
+    if (this.#mode === "direct") {
+      for (const index of [...this.#blocks.keys()].sort((a, b) => a - b)) {
+        const block = this.#blocks.get(index)!;
+        this.#blocks.delete(index);
+        const start = index * DIRECT_BLOCK_BYTES;
+        const length = Math.min(DIRECT_BLOCK_BYTES, Math.ceil((this.#end - start) / ALIGNMENT) * ALIGNMENT);
+        if (!block.zeroed) block.buffer.fill(0, block.contiguous, length);
+        if (start + length > this.#end) this.#padded = true;
+        this.#writeBlock(block.buffer, length, start);
+      }
+    }
     await this.#settle();
     if (this.#failure !== undefined) throw this.#failure;
     if (this.#padded) await this.#direct.truncate(this.#end);
   }
 
-  /** Syncs and closes the file (after flush). */
+  /** Syncs (when asked) and closes the file; after flush. */
   async close(sync: boolean): Promise<void> {
     const buffered = await this.#buffered?.catch(() => undefined);
     try {
@@ -127,18 +145,18 @@ export class DirectFileWriter implements Pick<ObjectWriter, "writeAt" | "copies"
     }
   }
 
-  /** Waits for background writes and gives the blocks back (abort path; errors are dropped). */
+  /** Waits for background writes, gives the blocks back and closes the file (abort path; errors are dropped). */
   async discard(): Promise<void> {
     await this.#tail;
     await this.#settle();
-    if (this.#block !== undefined) giveBlock(this.#block);
-    this.#block = undefined;
+    for (const block of this.#blocks.values()) giveBlock(block.buffer);
+    this.#blocks.clear();
     await this.close(false).catch(() => {});
   }
 
   async #write(data: Uint8Array, offset: number): Promise<void> {
     if (this.#failure !== undefined) throw this.#failure;
-    if (this.#mode === "direct" && (offset !== this.#end || this.#directRefused)) await this.#switchToBuffered();
+    if (this.#mode === "direct" && this.#directRefused) await this.#switchToBuffered();
     if (this.#mode === "buffered") {
       await writeFully(await this.#bufferedHandle(), data, offset);
       this.#end = Math.max(this.#end, offset + data.length);
@@ -146,24 +164,35 @@ export class DirectFileWriter implements Pick<ObjectWriter, "writeAt" | "copies"
     }
     let at = 0;
     while (at < data.length) {
-      if (this.#block === undefined) {
-        while (this.#inFlight.size >= BLOCKS_IN_FLIGHT) await Promise.race(this.#inFlight);
+      const index = Math.floor((offset + at) / DIRECT_BLOCK_BYTES);
+      const within = offset + at - index * DIRECT_BLOCK_BYTES;
+      let block = this.#blocks.get(index);
+      if (block === undefined) {
+        // Only writes under way are waited for, never other blocks to fill: those need later calls.
+        while (this.#inFlight.size >= BLOCKS_IN_FLIGHT || writesUnderWay.size >= PROCESS_BLOCKS_IN_FLIGHT) {
+          await Promise.race(writesUnderWay);
+        }
         if (this.#failure !== undefined) throw this.#failure;
-        this.#block = takeBlock();
-        this.#blockStart = this.#end;
-        this.#blockFill = 0;
+        block = { buffer: takeBlock(), filled: 0, contiguous: 0, zeroed: false };
+        this.#blocks.set(index, block);
       }
-      const block = this.#block;
-      const n = Math.min(data.length - at, block.length - this.#blockFill);
-      block.set(data.subarray(at, at + n), this.#blockFill);
-      this.#blockFill += n;
-      this.#end += n;
+      const n = Math.min(data.length - at, DIRECT_BLOCK_BYTES - within);
+      if (within !== block.contiguous && !block.zeroed) {
+        // Out of sequence: until now only [0, contiguous) was written, so the rest can be cleared once (a gap
+        // left at the end reads as zeros, as a hole would).
+        block.buffer.fill(0, block.contiguous);
+        block.zeroed = true;
+      }
+      block.buffer.set(data.subarray(at, at + n), within);
+      if (within === block.contiguous) block.contiguous += n;
+      block.filled += n;
       at += n;
-      if (this.#blockFill === block.length) {
-        this.#block = undefined;
-        this.#writeBlock(block, block.length, this.#blockStart);
+      if (block.filled >= DIRECT_BLOCK_BYTES) {
+        this.#blocks.delete(index);
+        this.#writeBlock(block.buffer, DIRECT_BLOCK_BYTES, index * DIRECT_BLOCK_BYTES);
       }
     }
+    this.#end = Math.max(this.#end, offset + data.length);
   }
 
   /** Starts writing `length` bytes of `block` at `position`; the block goes back to the free list after. */
@@ -182,9 +211,11 @@ export class DirectFileWriter implements Pick<ObjectWriter, "writeAt" | "copies"
       })
       .finally(() => {
         this.#inFlight.delete(write);
+        writesUnderWay.delete(write);
         giveBlock(block);
       });
     this.#inFlight.add(write);
+    writesUnderWay.add(write);
   }
 
   #bufferedHandle(): Promise<FileHandle> {
@@ -197,12 +228,14 @@ export class DirectFileWriter implements Pick<ObjectWriter, "writeAt" | "copies"
     this.#mode = "buffered";
     await this.#settle();
     const handle = await this.#bufferedHandle();
-    const block = this.#block;
-    this.#block = undefined;
-    if (block !== undefined) {
-      await writeFully(handle, block.subarray(0, this.#blockFill), this.#blockStart);
-      giveBlock(block);
+    for (const [index, block] of this.#blocks) {
+      const start = index * DIRECT_BLOCK_BYTES;
+      // A cleared block is written up to the end of the file (its gaps as zeros); otherwise what arrived.
+      const length = block.zeroed ? Math.min(DIRECT_BLOCK_BYTES, this.#end - start) : block.contiguous;
+      await writeFully(handle, block.buffer.subarray(0, length), start);
+      giveBlock(block.buffer);
     }
+    this.#blocks.clear();
   }
 
   async #settle(): Promise<void> {
