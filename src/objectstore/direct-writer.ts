@@ -24,21 +24,33 @@ const BLOCKS_IN_FLIGHT = 3;
 /** Full blocks being written at once by the whole process (a restore writes several files at a time). */
 const PROCESS_BLOCKS_IN_FLIGHT = 6;
 const writesUnderWay = new Set<Promise<void>>();
-/** Free blocks kept for the next file (a backup opens two data packs at a time). */
-const KEPT_BLOCKS = 8;
+/** Blocks per WebAssembly memory (a slab): a backup uses at most one slab, a restore of large files two. */
+const SLAB_BLOCKS = 8;
 
 // Not in the TypeScript libraries this project uses (no DOM); Node provides it.
 declare const WebAssembly: { Memory: new (size: { initial: number; maximum: number }) => { buffer: ArrayBuffer } };
 
+/**
+ * Blocks come from slabs that live as long as the process: each WebAssembly memory reserves gigabytes of
+ * address space for its guard region, so one per block, dropped and made again under a busy restore, could run
+ * out of address space before the collector frees the old ones. Only pages written to take memory, so the
+ * process holds at most its peak number of blocks in use.
+ */
 const freeBlocks: Buffer[] = [];
 
 function takeBlock(): Buffer {
-  const pages = DIRECT_BLOCK_BYTES / 65536;
-  return freeBlocks.pop() ?? Buffer.from(new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer);
+  const free = freeBlocks.pop();
+  if (free !== undefined) return free;
+  const pages = (DIRECT_BLOCK_BYTES * SLAB_BLOCKS) / 65536;
+  const slab = Buffer.from(new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer);
+  for (let i = SLAB_BLOCKS - 1; i > 0; i--) {
+    freeBlocks.push(slab.subarray(i * DIRECT_BLOCK_BYTES, (i + 1) * DIRECT_BLOCK_BYTES));
+  }
+  return slab.subarray(0, DIRECT_BLOCK_BYTES);
 }
 
 function giveBlock(block: Buffer): void {
-  if (freeBlocks.length < KEPT_BLOCKS) freeBlocks.push(block);
+  freeBlocks.push(block);
 }
 
 /**
@@ -103,9 +115,9 @@ export class DirectFileWriter implements Pick<ObjectWriter, "writeAt" | "copies"
     this.#direct = direct;
   }
 
-  /** The file as opened (for attributes: mode, owner, times). */
-  get handle(): FileHandle {
-    return this.#direct;
+  /** Whether every write so far went direct (none was refused and sent through the page cache). */
+  get allDirect(): boolean {
+    return !this.#directRefused && this.#mode === "direct";
   }
 
   writeAt(data: Uint8Array, offset: number): Promise<void> {

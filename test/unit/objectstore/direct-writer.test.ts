@@ -96,8 +96,38 @@ test("pieces written concurrently in a shuffled order come out exact (the restor
   const order = pieces.map((_, i) => (i * 11) % pieces.length);
   await Promise.all(order.map((i) => file.writeAt(pieces[i]!.data, pieces[i]!.offset)));
   await file.flush();
+  assert.equal(file.allDirect, true, "the blocks are aligned well enough for O_DIRECT here");
   await file.close(true);
   assert.ok((await readFile(path)).equals(Buffer.concat(pieces.map((p) => p.data))));
+});
+
+test("many files written at once each get blocks of their own", async (t) => {
+  const dir = await tempDir(t);
+  // More blocks at once than one slab holds, so blocks of several slabs are in use together.
+  const files = await Promise.all(
+    Array.from({ length: 12 }, async (_, n) => {
+      const path = join(dir, `file-${n}`);
+      const handle = await openDirect(path, 0o600);
+      assert.ok(handle !== undefined);
+      const pieces = [randomBytes(700_000), randomBytes(1_500_000), randomBytes(333_333)];
+      return { path, file: new DirectFileWriter(path, handle), pieces };
+    }),
+  );
+  // Each file's second piece first, then the first, then the last: every file holds partial blocks meanwhile.
+  for (const index of [1, 0, 2]) {
+    await Promise.all(
+      files.map(({ file, pieces }) => {
+        const offset = pieces.slice(0, index).reduce((sum, p) => sum + p.length, 0);
+        return file.writeAt(pieces[index]!, offset);
+      }),
+    );
+  }
+  for (const { path, file, pieces } of files) {
+    await file.flush();
+    assert.equal(file.allDirect, true);
+    await file.close(false);
+    assert.ok((await readFile(path)).equals(Buffer.concat(pieces)), path);
+  }
 });
 
 test("with direct writes turned off the writer neither copies nor changes the bytes", async (t) => {
@@ -128,6 +158,7 @@ test("direct writes the filesystem refuses (EINVAL) go through the page cache in
   const pieces = [randomBytes(DIRECT_BLOCK_BYTES + 3), randomBytes(1000), randomBytes(2 * DIRECT_BLOCK_BYTES)];
   await writeInSequence(file, pieces);
   await file.flush();
+  assert.equal(file.allDirect, false);
   await file.close(true);
   assert.ok((await readFile(path)).equals(Buffer.concat(pieces)));
 });
