@@ -44,7 +44,7 @@ export interface MoverCommand<F extends CommonMoverFlags> {
   command: "backup" | "restore";
   usage: string;
   parse(argv: readonly string[]): Parsed<F>;
-  move(repo: Repository, flags: F, output: MoverOutput, signal: AbortSignal): Promise<Moved>;
+  move(repo: Repository, flags: F, output: MoverOutput, signal: AbortSignal, env: NodeJS.ProcessEnv): Promise<Moved>;
 }
 
 export async function runMoverCommand<F extends CommonMoverFlags>(
@@ -64,7 +64,7 @@ export async function runMoverCommand<F extends CommonMoverFlags>(
   let repo: Repository | undefined;
   try {
     repo = await deps.openRepository(args.repoFlags, ctx.env);
-    const moved = await mover.move(repo, flags, output, cancellation.signal);
+    const moved = await mover.move(repo, flags, output, cancellation.signal, ctx.env);
     output.endProgress();
     const seconds = (deps.now() - started) / 1000;
     const summary = moved.summary({

@@ -8,16 +8,18 @@ import {
   type MoverDependencies,
   runMoverCommand,
 } from "./data-mover-command.ts";
+import { directWritesFrom } from "./repo-options.ts";
 
 const restoreCommand: MoverCommand<RestoreFlags> = {
   command: "restore",
   usage: restoreUsage,
   parse: parseRestoreArgs,
-  async move(repo, flags, output, signal) {
+  async move(repo, flags, output, signal, env) {
     const result = await restoreSnapshot(repo, flags.snapshot, {
       target: flags.target,
       parallelFiles: flags.parallel,
       writeSparseFiles: flags.sparse,
+      directWrites: directWritesFrom(env),
       overwrite: flags.overwrite,
       signal,
       onProgress: (p) => output.progress(p),

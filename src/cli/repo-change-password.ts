@@ -28,7 +28,7 @@ export const run: CommandRun = (ctx) =>
       variable: "SKIFF_NEW_REPO_PASSWORD",
       what: "new repository password",
     });
-    const store = await openRepoStore(parsed.flags);
+    const store = await openRepoStore(parsed.flags, false, ctx.env);
     const config = await changePassword(store, oldPassword, newPassword);
     ctx.stdout.write(`changed the password of repository ${config.id} at ${store.describe}\n`);
     return EXIT.ok;

@@ -34,7 +34,7 @@ export const run: CommandRun = (ctx) =>
       return EXIT.usage;
     }
     const password = await readRepoPassword(parsed.flags, ctx.env);
-    const store = await openRepoStore(parsed.flags, true);
+    const store = await openRepoStore(parsed.flags, true, ctx.env);
     const repo = await initRepository(store, password, {
       ...repositoryOptionsFrom(parsed.flags),
       workers: 0,

@@ -30,6 +30,7 @@ export const repoFlagsHelp = [
   "  --cache-dir <dir>          local cache for index and metadata (default: none)",
   "  --cache-limit-mb <n>       hard size limit of the cache in MiB (default 1024)",
   "  --credentials-file <file>  S3 credentials file (AWS shared-credentials format)",
+  "  env SKIFF_DIRECT_WRITES=off  write packs and large restored files through the page cache (default: O_DIRECT)",
 ].join("\n");
 
 const valueFlags = ["--repo", "--password-file", "--cache-dir", "--cache-limit-mb", "--credentials-file"] as const;
@@ -107,9 +108,25 @@ export async function readPassword(
   return password;
 }
 
-export function openRepoStore(flags: RepoFlags, create = false): Promise<ObjectStore> {
+/**
+ * SKIFF_DIRECT_WRITES: `off` (or `0`, `false`) makes a filesystem repository's packs and large restored files go
+ * through the page cache instead of O_DIRECT (see objectstore/direct-writer.ts); unset or `on` keeps them direct.
+ */
+export function directWritesFrom(env: NodeJS.ProcessEnv): boolean {
+  const value = (env.SKIFF_DIRECT_WRITES ?? "").trim().toLowerCase();
+  if (value === "" || value === "on" || value === "1" || value === "true") return true;
+  if (value === "off" || value === "0" || value === "false") return false;
+  throw new Error(`SKIFF_DIRECT_WRITES must be 'on' or 'off', not '${env.SKIFF_DIRECT_WRITES}'`);
+}
+
+export async function openRepoStore(
+  flags: RepoFlags,
+  create = false,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ObjectStore> {
   return openObjectStore(flags.repo, {
     create,
+    directWrites: directWritesFrom(env),
     ...(flags.credentialsFile !== undefined ? { credentialsFile: flags.credentialsFile } : {}),
   });
 }
@@ -129,6 +146,6 @@ export async function connectRepository(
   extra: RepositoryOptions = {},
 ): Promise<SkiffRepository> {
   const password = await readRepoPassword(flags, env);
-  const store = await openRepoStore(flags);
+  const store = await openRepoStore(flags, false, env);
   return openRepository(store, password, { ...repositoryOptionsFrom(flags), ...extra });
 }

@@ -41,6 +41,8 @@ export interface RestoreContext {
   stats: RestoreStats;
   parallelFiles: number;
   writeSparseFiles: boolean;
+  /** Large files bypass the page cache where the filesystem allows it (not with writeSparseFiles). */
+  directWrites: boolean;
   overwrite: boolean;
   attributes: AttributePolicy;
   isRoot: boolean;
@@ -242,7 +244,7 @@ export class TreeRestorer {
     // are not read back by this process, and cache pages written here count against the pod's memory. Sparse
     // restores keep ordinary writes, which leave holes where the data is zero.
     const directHandle =
-      !this.#ctx.writeSparseFiles && (entry.content?.size ?? 0) >= DIRECT_BLOCK_BYTES
+      this.#ctx.directWrites && !this.#ctx.writeSparseFiles && (entry.content?.size ?? 0) >= DIRECT_BLOCK_BYTES
         ? await openDirect(temporary, 0o600)
         : undefined;
     const direct = directHandle === undefined ? undefined : new DirectFileWriter(temporary, directHandle);

@@ -22,6 +22,8 @@ export interface RestoreOptions {
   parallelFiles?: number;
   /** Leave holes for aligned runs of zero bytes (Velero's WriteSparseFiles). */
   writeSparseFiles?: boolean;
+  /** Write files of 1 MiB and more with O_DIRECT where the target filesystem allows it (default true). */
+  directWrites?: boolean;
   /** Restore into a non-empty target, replacing entries in the way. */
   overwrite?: boolean;
   signal?: AbortSignal;
@@ -90,6 +92,7 @@ export async function restoreSnapshot(
         stats,
         parallelFiles: options.parallelFiles ?? 4,
         writeSparseFiles: options.writeSparseFiles ?? false,
+        directWrites: options.directWrites ?? true,
         overwrite: options.overwrite ?? false,
         attributes: { chown: asRoot },
         isRoot: asRoot,

@@ -11,15 +11,16 @@ export interface OpenObjectStoreOptions {
   credentialsFile?: string;
   /** Create a missing filesystem directory (used by repository init). */
   create?: boolean;
+  /** Filesystem only: write data packs with O_DIRECT where the filesystem allows it (default true). */
+  directWrites?: boolean;
 }
 
 export async function openObjectStore(location: string, options: OpenObjectStoreOptions = {}): Promise<ObjectStore> {
   if (location === "") throw new Error("repository location is empty");
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(location)?.[1]?.toLowerCase();
-  if (scheme === undefined) return openFilesystemStore(location, { create: options.create ?? false });
-  if (scheme === "file") {
-    return openFilesystemStore(fileURLToPath(location), { create: options.create ?? false });
-  }
+  const filesystemOptions = { create: options.create ?? false, directWrites: options.directWrites ?? true };
+  if (scheme === undefined) return openFilesystemStore(location, filesystemOptions);
+  if (scheme === "file") return openFilesystemStore(fileURLToPath(location), filesystemOptions);
   if (scheme === "s3") {
     const url = new URL(location);
     if (url.hostname === "") throw new Error(`repository location '${location}' names no bucket`);

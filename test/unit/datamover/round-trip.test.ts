@@ -77,6 +77,14 @@ describe("backup and restore with the in-memory repository double", () => {
     assert.equal(describeTree(sparseTarget).get("sparse.img")?.sha256, describeTree(source).get("sparse.img")?.sha256);
   });
 
+  it("restores the same tree with direct writes turned off (large files through the page cache)", async () => {
+    const repo = new InMemoryRepositoryDouble();
+    const snapshot = await backupDirectory(repo, { source });
+    const target = join(work, "buffered-target");
+    await restoreSnapshot(repo, snapshot.id, { target, directWrites: false });
+    assertSameTree(describeTree(target), describeTree(source));
+  });
+
   it("an incremental backup reads only changed files and reuses unchanged trees", async () => {
     const src = join(work, "incremental");
     buildRichTree(src);

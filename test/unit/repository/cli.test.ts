@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { runSkiff } from "../../support/run-skiff.ts";
@@ -62,4 +63,29 @@ test("repo init, connect, snapshots, verify and maintenance with clear errors an
   const maintenance = await skiff(["repo", "maintenance", "--repo", repo, "--password-file", pw, "--json"]);
   assert.equal(maintenance.code, 0, maintenance.err);
   assert.equal(JSON.parse(maintenance.out).indexFilesAfter, 0);
+});
+
+test("SKIFF_DIRECT_WRITES turns direct writes off, and a value that is neither on nor off is refused by name", async (t) => {
+  const dir = await tempDir(t);
+  const repo = join(dir, "repo");
+  const pw = join(dir, "pw");
+  await writeFile(pw, "s3cret\n");
+  const bad = await skiff(["repo", "init", "--repo", repo, "--password-file", pw], { SKIFF_DIRECT_WRITES: "sideways" });
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.err, /SKIFF_DIRECT_WRITES must be 'on' or 'off', not 'sideways'/);
+
+  const source = join(dir, "source");
+  await mkdir(source);
+  const big = randomBytes(3 << 20);
+  await writeFile(join(source, "big.bin"), big);
+  const off = { SKIFF_DIRECT_WRITES: "off" };
+  assert.equal((await skiff(["repo", "init", "--repo", repo, "--password-file", pw], off)).code, 0);
+  const common = ["--repo", repo, "--password-file", pw, "--json"];
+  const backup = await skiff(["data-mover", "backup", ...common, "--source", source], off);
+  assert.equal(backup.code, 0, backup.err);
+  const snapshot = JSON.parse(backup.out.trim().split("\n").at(-1)!).snapshotID as string;
+  const target = join(dir, "target");
+  const restore = await skiff(["data-mover", "restore", ...common, "--snapshot", snapshot, "--target", target], off);
+  assert.equal(restore.code, 0, restore.err);
+  assert.ok((await readFile(join(target, "big.bin"))).equals(big));
 });
