@@ -4,6 +4,7 @@
  */
 import { ftruncateSync, writeSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
+import { writeFully } from "../objectstore/direct-writer.ts";
 import type { ObjectWriter } from "../objectstore/types.ts";
 import type { ObjectRef, Repository } from "../repository/types.ts";
 
@@ -96,14 +97,6 @@ export function dataRuns(data: Buffer, position = 0): Array<[number, number]> {
   }
   if (runStart >= 0) runs.push([runStart, data.length]);
   return runs;
-}
-
-async function writeFully(handle: FileHandle, data: Uint8Array, position: number): Promise<void> {
-  let done = 0;
-  while (done < data.length) {
-    const { bytesWritten } = await handle.write(data, done, data.length - done, position + done);
-    done += bytesWritten;
-  }
 }
 
 /** Writes `data` at file offset `position`, leaving out all-zero blocks when `sparse`; returns the bytes written. */

@@ -77,22 +77,18 @@ export class FilesystemStore implements ObjectStore {
     return join(this.root, key);
   }
 
-  /** Creates a new temporary file next to `path` (its directory made if missing). */
-  private async openTemp(path: string) {
+  /** A new temporary file's name next to `path` (its directory made if missing). */
+  private async tempNameFor(path: string): Promise<{ dir: string; temp: string }> {
     const dir = join(path, "..");
     await mkdir(dir, { recursive: true });
-    const temp = join(dir, `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`);
-    const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-    return { dir, temp, handle };
+    return { dir, temp: join(dir, `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`) };
   }
 
-  /** Like openTemp, opened for direct writes when the filesystem allows them (see direct-writer.ts). */
-  private async openDirectTemp(path: string) {
-    const dir = join(path, "..");
-    await mkdir(dir, { recursive: true });
-    const temp = join(dir, `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`);
-    const handle = await openDirect(temp, 0o600);
-    return handle === undefined ? undefined : { dir, temp, handle };
+  /** Creates a new temporary file next to `path` (its directory made if missing). */
+  private async openTemp(path: string) {
+    const { dir, temp } = await this.tempNameFor(path);
+    const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+    return { dir, temp, handle };
   }
 
   /** Writes body to a synced temporary file next to the target and returns its path. */
@@ -156,62 +152,68 @@ export class FilesystemStore implements ObjectStore {
     await this.syncDir(join(path, ".."));
   }
 
-  /** A temporary file next to the target, written in place, synced and renamed on commit (see put). */
+  /**
+   * A temporary file next to the target, written in place, synced and renamed on commit (see put). Written with
+   * O_DIRECT where the filesystem allows it (see direct-writer.ts), unless the store was opened without.
+   */
   async openWriter(key: string): Promise<ObjectWriter> {
     const path = this.pathOf(key);
-    const direct = this.directWrites ? await this.openDirectTemp(path) : undefined;
-    if (direct !== undefined)
-      return this.directWriter(path, direct.dir, direct.temp, new DirectFileWriter(direct.temp, direct.handle));
+    if (this.directWrites) {
+      const { dir, temp } = await this.tempNameFor(path);
+      const handle = await openDirect(temp, 0o600);
+      if (handle !== undefined) {
+        const file = new DirectFileWriter(temp, handle);
+        return this.tempFileWriter(path, dir, temp, {
+          copies: true,
+          writeAt: (data, offset) => file.writeAt(data, offset),
+          finish: async () => {
+            await file.flush();
+            await file.close(true);
+          },
+          discard: () => file.discard(),
+        });
+      }
+    }
     const { dir, temp, handle } = await this.openTemp(path);
-    let done = false;
-    const finish = () => {
-      if (done) throw new Error(`the writer of ${path} is already committed or aborted`);
-      done = true;
-    };
-    return {
-      writeAt: async (data, offset) => {
-        if (done) throw new Error(`the writer of ${path} is already committed or aborted`);
-        await writeFully(handle, data, offset);
+    return this.tempFileWriter(path, dir, temp, {
+      copies: false,
+      writeAt: (data, offset) => writeFully(handle, data, offset),
+      finish: async () => {
+        await handle.sync();
+        await handle.close();
       },
-      commit: async () => {
-        finish();
-        try {
-          await handle.sync();
-          await handle.close();
-          await rename(temp, path);
-        } catch (err) {
-          await handle.close().catch(() => {});
-          await unlink(temp).catch(() => {});
-          throw new Error(`cannot store ${path}`, { cause: err });
-        }
-        await this.syncDir(dir);
-      },
-      abort: async () => {
-        if (done) return;
-        done = true;
-        await handle.close().catch(() => {});
-        await unlink(temp).catch(() => {});
-      },
-    };
+      discard: () => handle.close(),
+    });
   }
 
-  private directWriter(path: string, dir: string, temp: string, file: DirectFileWriter): ObjectWriter {
+  /** The ObjectWriter over a temporary file: `finish` makes its bytes durable and closes it; then the rename. */
+  private tempFileWriter(
+    path: string,
+    dir: string,
+    temp: string,
+    file: {
+      copies: boolean;
+      writeAt(data: Uint8Array, offset: number): Promise<void>;
+      finish(): Promise<void>;
+      discard(): Promise<void>;
+    },
+  ): ObjectWriter {
     let done = false;
+    const ended = () => new Error(`the writer of ${path} is already committed or aborted`);
     return {
-      copies: true,
-      writeAt: (data, offset) => {
-        if (done) return Promise.reject(new Error(`the writer of ${path} is already committed or aborted`));
-        return file.writeAt(data, offset);
+      ...(file.copies ? { copies: true } : {}),
+      writeAt: async (data, offset) => {
+        if (done) throw ended();
+        await file.writeAt(data, offset);
       },
       commit: async () => {
-        if (done) throw new Error(`the writer of ${path} is already committed or aborted`);
+        if (done) throw ended();
         done = true;
         try {
-          await file.flush();
-          await file.close(true);
+          await file.finish();
           await rename(temp, path);
         } catch (err) {
-          await file.discard();
+          await file.discard().catch(() => {});
           await unlink(temp).catch(() => {});
           throw new Error(`cannot store ${path}`, { cause: err });
         }
@@ -220,7 +222,7 @@ export class FilesystemStore implements ObjectStore {
       abort: async () => {
         if (done) return;
         done = true;
-        await file.discard();
+        await file.discard().catch(() => {});
         await unlink(temp).catch(() => {});
       },
     };
