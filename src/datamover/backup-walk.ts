@@ -213,7 +213,9 @@ export class TreeWalker {
       const upload =
         entry.size <= smallFileBytes
           ? this.#uploadSmallFile(absPath, relPath, entry)
-          : this.#uploads.run(() => this.#uploadFile(absPath, relPath, entry));
+          : this.#uploads.run(() =>
+              this.#uploadFile(absPath, relPath, entry, before?.type === "file" ? before.content : undefined),
+            );
       content = upload.finally(() => {
         this.#queued--;
         this.#queuedBytes -= cost;
@@ -274,7 +276,13 @@ export class TreeWalker {
     return repo.writeObject(single(data), { sizeHint: data.length, signal });
   }
 
-  async #uploadFile(absPath: string, relPath: string, entry: TreeEntry): Promise<ObjectRef | undefined> {
+  /** `parent`: the file's content in the parent snapshot, whose unchanged chunks need not be hashed again. */
+  async #uploadFile(
+    absPath: string,
+    relPath: string,
+    entry: TreeEntry,
+    parent: ObjectRef | undefined,
+  ): Promise<ObjectRef | undefined> {
     const { signal, repo, stats, meter } = this.#ctx;
     signal.throwIfAborted();
     let handle: Awaited<ReturnType<typeof open>>;
@@ -294,6 +302,7 @@ export class TreeWalker {
       return await repo.writeObject(readChunks(handle, relPath, entry.size, counter, signal), {
         sizeHint: entry.size,
         signal,
+        parent,
       });
     } catch (err) {
       const readError = findSourceReadError(err);

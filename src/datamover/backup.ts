@@ -157,10 +157,10 @@ export async function backupBlock(repo: Repository, options: BackupOptions): Pro
   let block: { id: string; size: number };
   if (info.isFIFO()) {
     try {
-      block = await repo.writeObject(
-        readPipe(source, counter, options.signal),
-        options.signal ? { signal: options.signal } : {},
-      );
+      block = await repo.writeObject(readPipe(source, counter, options.signal), {
+        parent: parent?.block,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
     } finally {
       meter.stop();
     }
@@ -171,7 +171,9 @@ export async function backupBlock(repo: Repository, options: BackupOptions): Pro
       });
     });
     try {
+      // Chunks that match the parent's in place and fingerprint are not hashed again (see WriteOptions.parent).
       block = await repo.writeObject(readChunks(handle, sourcePath, size, counter, options.signal, isStream), {
+        parent: parent?.block,
         ...(isStream ? {} : { sizeHint: size }),
         ...(options.signal ? { signal: options.signal } : {}),
       });

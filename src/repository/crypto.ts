@@ -30,6 +30,8 @@ export interface RepositoryKeys {
   mac: KeyObject;
   /** The MAC key's bytes (the chunker derives its gear table from them). */
   macBytes: Buffer;
+  /** Keys chunk fingerprints (chunkFingerprint). */
+  fingerprint: KeyObject;
 }
 
 export function splitMasterKey(master: Buffer): RepositoryKeys {
@@ -39,7 +41,27 @@ export function splitMasterKey(master: Buffer): RepositoryKeys {
     encryption: createSecretKey(master.subarray(0, 32)),
     mac: createSecretKey(master.subarray(32, 64)),
     macBytes: Buffer.from(master.subarray(32, 64)),
+    fingerprint: createSecretKey(createHmac("sha256", master.subarray(32, 64)).update(FINGERPRINT_LABEL).digest()),
   };
+}
+
+const FINGERPRINT_LABEL = "skiff chunk fingerprint 1";
+const FINGERPRINT_NONCE = Buffer.alloc(12);
+export const FINGERPRINT_BYTES = 16;
+
+/**
+ * A chunk's fingerprint: GMAC (AES-256-GCM over the chunk as associated data, nothing encrypted) under a key of
+ * its own and a fixed nonce, 16 bytes. About eight times faster than the blob id (measured 12-13 GiB/s against
+ * 1.55 GiB/s for HMAC-SHA256), and only compared with the fingerprint of the parent snapshot's chunk at the same
+ * offset and of the same length, to tell that a chunk of a changed file is unchanged without hashing it again.
+ * GHASH is a keyed universal hash: without the key no one can make two chunks share a fingerprint; the
+ * fingerprints are stored only inside encrypted chunk lists, so the key cannot be learned from them either.
+ */
+export function chunkFingerprint(keys: RepositoryKeys, data: Uint8Array): Buffer {
+  const gmac = createCipheriv("aes-256-gcm", keys.fingerprint, FINGERPRINT_NONCE);
+  gmac.setAAD(data);
+  gmac.final();
+  return gmac.getAuthTag();
 }
 
 /** The content id: HMAC-SHA256 with the repository's MAC key, truncated to 128 bits. */

@@ -135,17 +135,22 @@ export class SkiffRepository implements Repository {
     const running = new Set<Promise<void>>();
     let failure: unknown;
     let size = 0;
+    const parentChunk = await this.parentCursor(options.parent);
+    let offset = 0;
     const start = async (chunk: Chunk, index: number) => {
       const length = chunk.data.length;
+      const candidate = parentChunk(offset, length);
+      offset += length;
       // Backpressure: wait while too many large chunks are on their way to the packs. Only chunks handed over
       // count, not the one each writer's chunker is filling, or as many parallel writers as slots would each
       // hold a partial chunk and wait for the others forever.
       const slot = chunk.pooled === undefined ? 0 : 1;
       await this.chunkSlots.acquire(slot);
       await this.budget.acquire(length);
-      const task = this.storeChunk(chunk)
-        .then((id) => {
-          refs[index] = { id, size: length };
+      const task = this.storeChunk(chunk, candidate)
+        .then(({ id, fingerprint, matched }) => {
+          refs[index] = { id, size: length, fingerprint };
+          if (matched) options.onParentMatch?.(length);
         })
         .catch((err: unknown) => {
           failure ??= err;
@@ -192,20 +197,53 @@ export class SkiffRepository implements Repository {
     return { id: formatObjectId(true, listId), size };
   }
 
-  /** Stores one chunk unless the repository has it; returns its id. */
-  private async storeChunk(chunk: Chunk): Promise<Buffer> {
-    const hashed = await this.parts.pool.hash(chunk);
-    const id = hashed.id;
+  /**
+   * For writeObject with a parent: a lookup of the parent's chunk that starts at `offset` with `length` bytes and
+   * has a fingerprint, called with offsets in increasing order. Always empty without a parent, for a parent of one
+   * chunk, or one whose chunk list predates fingerprints or cannot be read (then every chunk is hashed: slower,
+   * never wrong).
+   */
+  private async parentCursor(
+    parent: ObjectRef | undefined,
+  ): Promise<(offset: number, length: number) => ChunkRef | undefined> {
+    const none = () => undefined;
+    if (parent === undefined || !parseObjectId(parent.id).list) return none;
+    const chunks = await this.chunksOf(parent).catch(() => undefined);
+    if (chunks === undefined || chunks[0]?.fingerprint === undefined) return none;
+    let index = 0;
+    let at = 0;
+    return (offset, length) => {
+      while (index < chunks.length && at < offset) at += chunks[index++]!.size;
+      const chunk = chunks[index];
+      return chunk !== undefined && at === offset && chunk.size === length ? chunk : undefined;
+    };
+  }
+
+  /**
+   * Stores one chunk unless the repository has it; returns its id and fingerprint. `parent` is the parent
+   * snapshot's chunk at the same offset with the same length: when the fingerprints match (and that chunk is still
+   * indexed) the chunk is taken to be it, without computing its id.
+   */
+  private async storeChunk(chunk: Chunk, parent?: ChunkRef): Promise<ChunkRef & { matched: boolean }> {
+    const size = chunk.data.length;
+    const hashed = await this.parts.pool.hash(chunk, parent?.fingerprint);
+    const { fingerprint } = hashed;
+    if (hashed.id === undefined && parent !== undefined && this.blobs.table.find(parent.id) >= 0) {
+      await hashed.drop();
+      return { id: parent.id, size, fingerprint, matched: true };
+    }
+    const id = await hashed.identify();
+    const stored = { id, size, fingerprint, matched: false };
     if (this.blobs.table.find(id) >= 0) {
       await hashed.drop();
-      return id;
+      return stored;
     }
     const key = id.toString("hex");
     const other = this.sealing.get(key);
     if (other !== undefined) {
       await hashed.drop();
       await other;
-      return id;
+      return stored;
     }
     const work = (async () => {
       const sealed = await hashed.seal();
@@ -221,7 +259,7 @@ export class SkiffRepository implements Repository {
     } finally {
       this.sealing.delete(key);
     }
-    return id;
+    return stored;
   }
 
   /** Stores a metadata blob (tree or chunk list) in a metadata pack. */

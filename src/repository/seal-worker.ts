@@ -6,6 +6,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import {
   blobId,
+  chunkFingerprint,
   IntegrityError,
   openBlob,
   RECORD_OVERHEAD,
@@ -16,14 +17,20 @@ import {
 } from "./crypto.ts";
 
 export type WorkerRequest =
-  | { op: "hash"; seq: number; buffer: ArrayBuffer; length: number }
+  /**
+   * Fingerprints the chunk and hashes it to its id, unless its fingerprint equals `expect` (the parent's chunk at
+   * the same offset): then the id is left out ("matched") and asked for later with "identify" if need be.
+   */
+  | { op: "hash"; seq: number; buffer: ArrayBuffer; length: number; expect?: Uint8Array | undefined }
+  | { op: "identify"; seq: number }
   | { op: "seal"; seq: number }
   | { op: "drop"; seq: number }
   | { op: "recycle"; buffer: ArrayBuffer }
   | { op: "open"; seq: number; id: Uint8Array; record: Uint8Array };
 
 export type WorkerReply =
-  | { seq: number; id: Uint8Array }
+  | { seq: number; id: Uint8Array; fingerprint: Uint8Array }
+  | { seq: number; matched: true; fingerprint: Uint8Array }
   | { seq: number; record: ArrayBuffer; recordLength: number; chunk: ArrayBuffer }
   /** Sealed in the chunk's own buffer: the record is its first recordLength bytes. */
   | { seq: number; inPlace: ArrayBuffer; recordLength: number }
@@ -44,7 +51,7 @@ const setup = workerData as WorkerSetup;
 const keys: RepositoryKeys = splitMasterKey(Buffer.from(setup.master));
 const recordCapacity = setup.maxChunk + RECORD_OVERHEAD + 64;
 const freeRecords: ArrayBuffer[] = [];
-const held = new Map<number, { buffer: ArrayBuffer; length: number; id: Buffer }>();
+const held = new Map<number, { buffer: ArrayBuffer; length: number; id: Buffer | undefined }>();
 
 function transferable(buf: Uint8Array): ArrayBuffer[] {
   return buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength && buf.buffer instanceof ArrayBuffer
@@ -68,21 +75,36 @@ port.on("message", (msg: WorkerRequest) => {
   try {
     switch (msg.op) {
       case "hash": {
-        const id = blobId(keys, new Uint8Array(msg.buffer, 0, msg.length));
+        const data = new Uint8Array(msg.buffer, 0, msg.length);
+        const fingerprint = chunkFingerprint(keys, data);
+        if (msg.expect !== undefined && fingerprint.equals(msg.expect)) {
+          held.set(msg.seq, { buffer: msg.buffer, length: msg.length, id: undefined });
+          port.postMessage({ seq: msg.seq, matched: true, fingerprint } satisfies WorkerReply);
+          return;
+        }
+        const id = blobId(keys, data);
         held.set(msg.seq, { buffer: msg.buffer, length: msg.length, id });
-        port.postMessage({ seq: msg.seq, id } satisfies WorkerReply);
+        port.postMessage({ seq: msg.seq, id, fingerprint } satisfies WorkerReply);
+        return;
+      }
+      case "identify": {
+        const chunk = held.get(msg.seq);
+        if (chunk === undefined) throw new Error(`no chunk ${msg.seq} held`);
+        chunk.id ??= blobId(keys, new Uint8Array(chunk.buffer, 0, chunk.length));
+        port.postMessage({ seq: msg.seq, id: chunk.id, fingerprint: Buffer.alloc(0) } satisfies WorkerReply);
         return;
       }
       case "seal": {
         const chunk = take(msg.seq);
+        const id = chunk.id ?? blobId(keys, new Uint8Array(chunk.buffer, 0, chunk.length));
         if (!setup.compress && chunk.buffer.byteLength >= chunk.length + RECORD_OVERHEAD) {
-          const recordLength = sealInPlace(keys, chunk.id, Buffer.from(chunk.buffer), chunk.length);
+          const recordLength = sealInPlace(keys, id, Buffer.from(chunk.buffer), chunk.length);
           port.postMessage({ seq: msg.seq, inPlace: chunk.buffer, recordLength } satisfies WorkerReply, [chunk.buffer]);
           return;
         }
         const record = freeRecords.pop() ?? new ArrayBuffer(recordCapacity);
         const data = new Uint8Array(chunk.buffer, 0, chunk.length);
-        const recordLength = sealBlobInto(keys, chunk.id, data, Buffer.from(record), setup.compress);
+        const recordLength = sealBlobInto(keys, id, data, Buffer.from(record), setup.compress);
         port.postMessage({ seq: msg.seq, record, recordLength, chunk: chunk.buffer } satisfies WorkerReply, [
           record,
           chunk.buffer,

@@ -6,7 +6,9 @@
 import type { EntryType, ObjectRef, TreeEntry } from "./types.ts";
 
 const TREE_VERSION = 1;
+/** Chunk lists: version 1 holds ids and sizes; version 2 also each chunk's fingerprint (crypto.chunkFingerprint). */
 const CHUNK_LIST_VERSION = 1;
+const CHUNK_LIST_WITH_FINGERPRINTS = 2;
 const TYPES: EntryType[] = ["file", "dir", "symlink", "block-device", "char-device", "fifo", "socket"];
 
 /** An object id names one blob (a single-chunk object) or a chunk list ("l" + hex). */
@@ -218,15 +220,20 @@ export function decodeTree(data: Buffer, id: string): TreeEntry[] {
 export interface ChunkRef {
   id: Buffer;
   size: number;
+  /** 16 bytes (crypto.chunkFingerprint); in lists written since version 2 of the encoding. */
+  fingerprint?: Buffer | undefined;
 }
 
+/** Version 2 (with fingerprints) when every chunk has one, version 1 otherwise. */
 export function encodeChunkList(chunks: ChunkRef[]): Buffer {
+  const withFingerprints = chunks.length > 0 && chunks.every((c) => c.fingerprint?.length === 16);
   const w = new Writer();
-  w.uint(CHUNK_LIST_VERSION);
+  w.uint(withFingerprints ? CHUNK_LIST_WITH_FINGERPRINTS : CHUNK_LIST_VERSION);
   w.uint(chunks.length);
   for (const c of chunks) {
     w.bytes(c.id);
     w.uint(c.size);
+    if (withFingerprints) w.bytes(c.fingerprint!);
   }
   return w.done();
 }
@@ -234,10 +241,16 @@ export function encodeChunkList(chunks: ChunkRef[]): Buffer {
 export function decodeChunkList(data: Buffer, id: string): ChunkRef[] {
   const r = new Reader(data, `chunk list ${id}`);
   const version = r.uint();
-  if (version !== CHUNK_LIST_VERSION) throw new Error(`chunk list ${id} has unknown encoding version ${version}`);
+  if (version !== CHUNK_LIST_VERSION && version !== CHUNK_LIST_WITH_FINGERPRINTS) {
+    throw new Error(`chunk list ${id} has unknown encoding version ${version}`);
+  }
   const count = r.uint();
   const chunks: ChunkRef[] = [];
-  for (let i = 0; i < count; i++) chunks.push({ id: Buffer.from(r.bytes(16)), size: r.uint() });
+  for (let i = 0; i < count; i++) {
+    const chunk: ChunkRef = { id: Buffer.from(r.bytes(16)), size: r.uint() };
+    if (version === CHUNK_LIST_WITH_FINGERPRINTS) chunk.fingerprint = Buffer.from(r.bytes(16));
+    chunks.push(chunk);
+  }
   if (!r.atEnd) throw new Error(`chunk list ${id} has trailing bytes`);
   return chunks;
 }

@@ -78,6 +78,14 @@ export interface WriteOptions {
   sizeHint?: number;
   /** Abort the write (SIGTERM): pending uploads are dropped and nothing is committed. */
   signal?: AbortSignal;
+  /**
+   * The same file's content in the parent snapshot: a chunk whose fingerprint equals the parent's chunk at the
+   * same offset and of the same length is taken as that chunk without computing its id (see
+   * crypto.chunkFingerprint).
+   */
+  parent?: ObjectRef | undefined;
+  /** Called with the size of each chunk found unchanged that way. */
+  onParentMatch?: (bytes: number) => void;
 }
 
 /**
