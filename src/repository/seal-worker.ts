@@ -31,6 +31,8 @@ export type WorkerRequest =
 export type WorkerReply =
   | { seq: number; id: Uint8Array; fingerprint: Uint8Array }
   | { seq: number; matched: true; fingerprint: Uint8Array }
+  /** The answer to "identify". */
+  | { seq: number; id: Uint8Array }
   | { seq: number; record: ArrayBuffer; recordLength: number; chunk: ArrayBuffer }
   /** Sealed in the chunk's own buffer: the record is its first recordLength bytes. */
   | { seq: number; inPlace: ArrayBuffer; recordLength: number }
@@ -91,7 +93,7 @@ port.on("message", (msg: WorkerRequest) => {
         const chunk = held.get(msg.seq);
         if (chunk === undefined) throw new Error(`no chunk ${msg.seq} held`);
         chunk.id ??= blobId(keys, new Uint8Array(chunk.buffer, 0, chunk.length));
-        port.postMessage({ seq: msg.seq, id: chunk.id, fingerprint: Buffer.alloc(0) } satisfies WorkerReply);
+        port.postMessage({ seq: msg.seq, id: chunk.id } satisfies WorkerReply);
         return;
       }
       case "seal": {

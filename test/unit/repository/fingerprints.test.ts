@@ -80,6 +80,22 @@ test("a parent that cannot be read, or of one chunk, only means every chunk is h
   }
 });
 
+test("a parent chunk that matches but is no longer indexed is hashed after all", async (t) => {
+  const { repo } = await newRepository(t);
+  const data = randomBytes(2 << 20);
+  const real = await repo.writeObject(streamOf(data));
+  const chunks = await repo.chunksOf(real);
+  // The same offsets, lengths and fingerprints, under ids the index has never seen.
+  const ghost = chunks.map((c) => ({ ...c, id: randomBytes(16) }));
+  // biome-ignore lint/complexity/useLiteralKeys: a private method, reached on purpose to store a crafted chunk list
+  const listId: Buffer = await repo["storeMetadata"](encodeChunkList(ghost));
+  const parent: ObjectRef = { id: `l${listId.toString("hex")}`, size: data.length };
+  let matched = 0;
+  const again = await repo.writeObject(streamOf(data), { parent, onParentMatch: (bytes) => (matched += bytes) });
+  assert.equal(matched, 0, "no chunk was taken from a parent whose chunks are gone");
+  assert.equal(again.id, real.id, "each chunk got its real id");
+});
+
 test("chunk lists: version 2 carries fingerprints, version 1 (older lists, or a chunk without one) does not", () => {
   const id = (n: number) => Buffer.alloc(16, n);
   const withPrints = [
