@@ -19,7 +19,7 @@ import {
   makeFifo,
   secondsFromNs,
 } from "./restore-attributes.ts";
-import { writeObject, writeObjectDirect } from "./sparse-writer.ts";
+import { fileTarget, writeObject } from "./sparse-writer.ts";
 
 export interface RestoreStats {
   files: number;
@@ -252,11 +252,11 @@ export class TreeRestorer {
     let renamed = false;
     try {
       if (entry.content !== undefined && entry.content.size > 0) {
-        const onBytes = (n: number) => meter.add(n);
-        const result =
-          direct === undefined
-            ? await writeObject(repo, entry.content, handle, { sparse: this.#ctx.writeSparseFiles, signal, onBytes })
-            : await writeObjectDirect(repo, entry.content, direct, { signal, onBytes });
+        const result = await writeObject(repo, entry.content, direct ?? fileTarget(handle), {
+          sparse: this.#ctx.writeSparseFiles,
+          signal,
+          onBytes: (n) => meter.add(n),
+        });
         await direct?.flush();
         if (result.size !== entry.content.size) {
           throw new Error(

@@ -11,7 +11,7 @@ import { type ProgressListener, ProgressMeter } from "./progress.ts";
 import { applyToPath } from "./restore-attributes.ts";
 import { type RestoreStats, TreeRestorer } from "./restore-tree.ts";
 import { rootEntryOf } from "./root-directory.ts";
-import { writeObject } from "./sparse-writer.ts";
+import { fileTarget, writeObject } from "./sparse-writer.ts";
 
 export type { RestoreStats } from "./restore-tree.ts";
 
@@ -159,7 +159,7 @@ async function restoreBlock(
     // A device is written in place; zero runs are written too, since the device may hold old data.
     const handle = await open(target, "r+");
     try {
-      const result = await writeObject(repo, block, handle, { sparse: false, signal, onBytes });
+      const result = await writeObject(repo, block, fileTarget(handle), { sparse: false, signal, onBytes });
       await handle.sync();
       stats.bytesWritten = result.bytesWritten;
     } finally {
@@ -171,7 +171,7 @@ async function restoreBlock(
     const handle = await open(temporary, "w", 0o600);
     let renamed = false;
     try {
-      const result = await writeObject(repo, block, handle, {
+      const result = await writeObject(repo, block, fileTarget(handle), {
         sparse: options.writeSparseFiles ?? false,
         signal,
         onBytes,

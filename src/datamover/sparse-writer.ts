@@ -5,7 +5,6 @@
 import { ftruncateSync, writeSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { writeFully } from "../objectstore/direct-writer.ts";
-import type { ObjectWriter } from "../objectstore/types.ts";
 import type { ObjectRef, Repository } from "../repository/types.ts";
 
 /** Page-sized, so a hole never splits a file system block on common file systems. */
@@ -25,8 +24,31 @@ export interface StreamWriterOptions {
   onBytes?: ((bytes: number) => void) | undefined;
 }
 
+/**
+ * Where the bytes go: an open file (fileTarget), or a writer that gathers them itself, such as the direct writer
+ * of objectstore/direct-writer.ts (which sets the file's length on its own, so it cannot take sparse writes).
+ */
+export interface FileTarget {
+  /** Writes all of `data` at `position`. */
+  writeAt(data: Uint8Array, position: number): Promise<void>;
+  /** Sets the file's final length (only sparse writes need it). */
+  truncate?(length: number): Promise<void>;
+}
+
+export function fileTarget(handle: FileHandle): FileTarget {
+  return {
+    writeAt: (data, position) => writeFully(handle, data, position),
+    truncate: (length) => handle.truncate(length),
+  };
+}
+
+function setLength(target: FileTarget, length: number): Promise<void> {
+  if (target.truncate === undefined) throw new Error("a sparse file needs a target that can set its length");
+  return target.truncate(length);
+}
+
 export async function writeStream(
-  handle: FileHandle,
+  target: FileTarget,
   chunks: AsyncIterable<Uint8Array>,
   options: StreamWriterOptions,
 ): Promise<WriteResult> {
@@ -35,11 +57,7 @@ export async function writeStream(
   // Bytes of a block that is not complete yet (the stream's chunks need not be block aligned).
   let carry: Buffer | undefined;
   const writeAll = async (data: Uint8Array, at: number) => {
-    let done = 0;
-    while (done < data.length) {
-      const { bytesWritten: n } = await handle.write(data, done, data.length - done, at + done);
-      done += n;
-    }
+    await target.writeAt(data, at);
     bytesWritten += data.length;
   };
   for await (const chunk of chunks) {
@@ -63,7 +81,7 @@ export async function writeStream(
     if (!isZero(carry)) await writeAll(carry, position);
     position += carry.length;
   }
-  if (options.sparse) await handle.truncate(position);
+  if (options.sparse) await setLength(target, position);
   return { size: position, bytesWritten };
 }
 
@@ -101,19 +119,19 @@ export function dataRuns(data: Buffer, position = 0): Array<[number, number]> {
 
 /** Writes `data` at file offset `position`, leaving out all-zero blocks when `sparse`; returns the bytes written. */
 export async function writeAt(
-  handle: FileHandle,
+  target: FileTarget,
   data: Uint8Array,
   position: number,
   sparse: boolean,
 ): Promise<number> {
   if (!sparse) {
-    await writeFully(handle, data, position);
+    await target.writeAt(data, position);
     return data.length;
   }
   const bytes = Buffer.from(data.buffer, data.byteOffset, data.length);
   let written = 0;
   for (const [start, end] of dataRuns(bytes, position)) {
-    await writeFully(handle, bytes.subarray(start, end), position + start);
+    await target.writeAt(bytes.subarray(start, end), position + start);
     written += end - start;
   }
   return written;
@@ -127,23 +145,23 @@ export async function writeAt(
 export async function writeObject(
   repo: Repository,
   ref: ObjectRef,
-  handle: FileHandle,
+  target: FileTarget,
   options: StreamWriterOptions,
 ): Promise<WriteResult> {
-  if (repo.readObjectInto === undefined) return writeStream(handle, repo.readObject(ref), options);
+  if (repo.readObjectInto === undefined) return writeStream(target, repo.readObject(ref), options);
   let bytesWritten = 0;
   await repo.readObjectInto(
     ref,
     async (data, offset) => {
       options.signal?.throwIfAborted();
-      const written = await writeAt(handle, data, offset, options.sparse);
+      const written = await writeAt(target, data, offset, options.sparse);
       // Not `+= await`: writes run concurrently, and that would read the counter before the wait.
       bytesWritten += written;
       options.onBytes?.(data.length);
     },
     options.signal,
   );
-  if (options.sparse) await handle.truncate(ref.size);
+  if (options.sparse) await setLength(target, ref.size);
   return { size: ref.size, bytesWritten };
 }
 
@@ -168,36 +186,4 @@ export function writeBytesSync(fd: number, data: Buffer, sparse: boolean): numbe
 
 function isZero(data: Buffer): boolean {
   return data.length <= sparseBlockSize && zeroBlock.subarray(0, data.length).equals(data);
-}
-
-/**
- * writeObject into a file opened for direct writes (objectstore/direct-writer.ts; never sparse): the writer
- * gathers the pieces, in whatever order they come, into aligned blocks. The caller flushes it.
- */
-export async function writeObjectDirect(
-  repo: Repository,
-  ref: ObjectRef,
-  file: Pick<ObjectWriter, "writeAt">,
-  options: Omit<StreamWriterOptions, "sparse">,
-): Promise<WriteResult> {
-  if (repo.readObjectInto === undefined) {
-    let position = 0;
-    for await (const chunk of repo.readObject(ref)) {
-      options.signal?.throwIfAborted();
-      await file.writeAt(chunk, position);
-      position += chunk.length;
-      options.onBytes?.(chunk.length);
-    }
-    return { size: position, bytesWritten: position };
-  }
-  await repo.readObjectInto(
-    ref,
-    async (data, offset) => {
-      options.signal?.throwIfAborted();
-      await file.writeAt(data, offset);
-      options.onBytes?.(data.length);
-    },
-    options.signal,
-  );
-  return { size: ref.size, bytesWritten: ref.size };
 }

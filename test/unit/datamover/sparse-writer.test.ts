@@ -4,7 +4,7 @@ import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { dataRuns, writeAt, writeStream } from "../../../src/datamover/sparse-writer.ts";
+import { dataRuns, fileTarget, writeAt, writeStream } from "../../../src/datamover/sparse-writer.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "skiff-sparse-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -17,7 +17,7 @@ async function write(name: string, data: Buffer, sparse: boolean, pieceSize: num
   const path = join(dir, name);
   const handle = await open(path, "w");
   try {
-    const result = await writeStream(handle, pieces(data, pieceSize), { sparse });
+    const result = await writeStream(fileTarget(handle), pieces(data, pieceSize), { sparse });
     return { path, result };
   } finally {
     await handle.close();
@@ -71,7 +71,7 @@ describe("writeAt", () => {
       // Pieces cut at odd places (as chunks are), written last first.
       const cuts = [0, 3001, 5000 + (1 << 20) + 7, 5000 + (3 << 20) + 100, data.length];
       const pieces = cuts.slice(1).map((end, i) => ({ at: cuts[i]!, bytes: data.subarray(cuts[i]!, end) }));
-      for (const piece of pieces.reverse()) written += await writeAt(handle, piece.bytes, piece.at, true);
+      for (const piece of pieces.reverse()) written += await writeAt(fileTarget(handle), piece.bytes, piece.at, true);
       await handle.truncate(data.length);
     } finally {
       await handle.close();
