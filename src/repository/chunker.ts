@@ -62,29 +62,18 @@ export class Chunker {
     this.mask = topMask(Math.max(1, Math.round(Math.log2(spread))));
   }
 
+  /** Whether the current chunk is empty: the next byte starts a chunk. */
+  get atBoundary(): boolean {
+    return this.length === 0;
+  }
+
   /** Feeds bytes; returns the chunks they complete. */
   push(data: Uint8Array): Chunk[] {
     const out: Chunk[] = [];
     let pos = 0;
-    const gear = this.gear;
-    const mask = this.mask;
     while (pos < data.length) {
-      const hashFrom = this.minSize - 32;
-      // Index in `data` where hashing starts, and where the chunk must end at the latest.
-      let i = pos + Math.max(0, hashFrom - this.length);
-      const limit = Math.min(data.length, pos + (this.maxSize - this.length));
-      let h = this.hash;
-      let cut = -1;
-      for (; i < limit; i++) {
-        h = ((h << 1) + gear[data[i]!]!) | 0;
-        if ((h & mask) === 0 && this.length + (i - pos) + 1 >= this.minSize) {
-          cut = i + 1;
-          break;
-        }
-      }
-      if (cut < 0 && limit - pos + this.length >= this.maxSize) cut = limit;
+      const cut = this.scan(data, pos);
       if (cut < 0) {
-        this.hash = h;
         this.append(data.subarray(pos));
         return out;
       }
@@ -93,6 +82,42 @@ export class Chunker {
       pos = cut;
     }
     return out;
+  }
+
+  /**
+   * Feeds bytes up to the first chunk boundary among them: returns how many it used and the chunk they completed,
+   * if any. For callers that must act at each boundary before going on.
+   */
+  pushToBoundary(data: Uint8Array): { used: number; chunk: Chunk | undefined } {
+    const cut = this.scan(data, 0);
+    if (cut < 0) {
+      this.append(data);
+      return { used: data.length, chunk: undefined };
+    }
+    this.append(data.subarray(0, cut));
+    return { used: cut, chunk: this.take() };
+  }
+
+  /**
+   * The index in `data` just past the current chunk's boundary when it falls at or after `pos`, else -1 (the
+   * rolling hash is then kept for the next bytes). A boundary depends only on the chunk's own bytes, never on where
+   * the stream was split into pieces.
+   */
+  private scan(data: Uint8Array, pos: number): number {
+    const gear = this.gear;
+    const mask = this.mask;
+    const hashFrom = this.minSize - 32;
+    // Index in `data` where hashing starts, and where the chunk must end at the latest.
+    let i = pos + Math.max(0, hashFrom - this.length);
+    const limit = Math.min(data.length, pos + (this.maxSize - this.length));
+    let h = this.hash;
+    for (; i < limit; i++) {
+      h = ((h << 1) + gear[data[i]!]!) | 0;
+      if ((h & mask) === 0 && this.length + (i - pos) + 1 >= this.minSize) return i + 1;
+    }
+    if (limit - pos + this.length >= this.maxSize) return limit;
+    this.hash = h;
+    return -1;
   }
 
   /** The last, shorter chunk (empty when the stream was empty or ended on a boundary). */

@@ -13,7 +13,8 @@ import { ByteBudget } from "./byte-budget.ts";
 import type { BoundedCache } from "./cache.ts";
 import { type Chunk, Chunker } from "./chunker.ts";
 import { compressesData, type RepositoryConfig } from "./config.ts";
-import { DamagedObjectError, openFile, type RepositoryKeys, sealFile } from "./crypto.ts";
+import { chunkFingerprint, DamagedObjectError, openFile, type RepositoryKeys, sealFile } from "./crypto.ts";
+import { GuidedChunker, type NextChunk, ParentChunks } from "./guided-chunker.ts";
 import { type LockSettings, RepositoryLock } from "./locks.ts";
 import { ChunkReader } from "./object-reader.ts";
 import type { RepositoryOptions } from "./open.ts";
@@ -129,27 +130,37 @@ export class SkiffRepository implements Repository {
 
   async writeObject(source: AsyncIterable<Uint8Array>, options: WriteOptions = {}): Promise<ObjectRef> {
     await this.writeLock();
-    const chunks = this.parts.chunkBuffers;
-    const chunker = new Chunker(this.parts.gear, this.parts.config.chunker, chunks);
+    const buffers = this.parts.chunkBuffers;
+    const keys = this.parts.keys;
+    const chunker = new GuidedChunker(
+      new Chunker(this.parts.gear, this.parts.config.chunker, buffers),
+      buffers,
+      await this.parentChunks(options.parent),
+      { fingerprint: (data) => chunkFingerprint(keys, data), indexed: (id) => this.blobs.table.find(id) >= 0 },
+    );
     const refs: ChunkRef[] = [];
     const running = new Set<Promise<void>>();
     let failure: unknown;
     let size = 0;
-    const parentChunk = await this.parentCursor(options.parent);
-    let offset = 0;
-    const start = async (chunk: Chunk, index: number) => {
+    let index = 0;
+    const start = async (next: NextChunk) => {
+      const at = index++;
+      if (next.reuse !== undefined) {
+        refs[at] = next.reuse;
+        options.onParentMatch?.(next.reuse.size);
+        return;
+      }
+      const { chunk, parent } = next;
       const length = chunk.data.length;
-      const candidate = parentChunk(offset, length);
-      offset += length;
       // Backpressure: wait while too many large chunks are on their way to the packs. Only chunks handed over
       // count, not the one each writer's chunker is filling, or as many parallel writers as slots would each
       // hold a partial chunk and wait for the others forever.
       const slot = chunk.pooled === undefined ? 0 : 1;
       await this.chunkSlots.acquire(slot);
       await this.budget.acquire(length);
-      const task = this.storeChunk(chunk, candidate)
+      const task = this.storeChunk(chunk, parent)
         .then(({ id, fingerprint, matched }) => {
-          refs[index] = { id, size: length, fingerprint };
+          refs[at] = { id, size: length, fingerprint };
           if (matched) options.onParentMatch?.(length);
         })
         .catch((err: unknown) => {
@@ -162,7 +173,6 @@ export class SkiffRepository implements Repository {
         });
       running.add(task);
     };
-    let index = 0;
     const pieces = source[Symbol.asyncIterator]();
     try {
       for (;;) {
@@ -175,12 +185,14 @@ export class SkiffRepository implements Repository {
           break;
         }
         size += piece.length;
-        for (const chunk of chunker.push(piece)) await start(chunk, index++);
+        for (const chunk of chunker.push(piece)) await start(chunk);
       }
       if (failure === undefined) {
-        const last = chunker.finish();
-        if (last.data.length > 0 || index === 0) await start(last, index++);
-        else if (last.pooled !== undefined) chunks.give(last.pooled);
+        for (const last of chunker.finish()) {
+          // The final chunk is empty when the object ended on a boundary; it is stored only for an empty object.
+          if (last.reuse !== undefined || last.chunk.data.length > 0 || index === 0) await start(last);
+          else if (last.chunk.pooled !== undefined) buffers.give(last.chunk.pooled);
+        }
       }
     } catch (err) {
       // Release the source without waiting on it (it may be blocked in a read).
@@ -198,25 +210,15 @@ export class SkiffRepository implements Repository {
   }
 
   /**
-   * For writeObject with a parent: a lookup of the parent's chunk that starts at `offset` with `length` bytes and
-   * has a fingerprint, called with offsets in increasing order. Always empty without a parent, for a parent of one
-   * chunk, or one whose chunk list predates fingerprints or cannot be read (then every chunk is hashed: slower,
-   * never wrong).
+   * For writeObject with a parent: the parent's chunks, when it has more than one and they have fingerprints.
+   * Without (a parent of one chunk, or one whose chunk list predates fingerprints or cannot be read) every chunk
+   * is hashed: slower, never wrong.
    */
-  private async parentCursor(
-    parent: ObjectRef | undefined,
-  ): Promise<(offset: number, length: number) => ChunkRef | undefined> {
-    const none = () => undefined;
-    if (parent === undefined || !parseObjectId(parent.id).list) return none;
+  private async parentChunks(parent: ObjectRef | undefined): Promise<ParentChunks | undefined> {
+    if (parent === undefined || !parseObjectId(parent.id).list) return undefined;
     const chunks = await this.chunksOf(parent).catch(() => undefined);
-    if (chunks === undefined || chunks[0]?.fingerprint === undefined) return none;
-    let index = 0;
-    let at = 0;
-    return (offset, length) => {
-      while (index < chunks.length && at < offset) at += chunks[index++]!.size;
-      const chunk = chunks[index];
-      return chunk !== undefined && at === offset && chunk.size === length ? chunk : undefined;
-    };
+    if (chunks === undefined || chunks[0]?.fingerprint === undefined) return undefined;
+    return new ParentChunks(chunks);
   }
 
   /**

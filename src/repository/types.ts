@@ -79,9 +79,9 @@ export interface WriteOptions {
   /** Abort the write (SIGTERM): pending uploads are dropped and nothing is committed. */
   signal?: AbortSignal;
   /**
-   * The same file's content in the parent snapshot: a chunk whose fingerprint equals the parent's chunk at the
-   * same offset and of the same length is taken as that chunk without computing its id (see
-   * crypto.chunkFingerprint).
+   * The same file's content in the parent snapshot. Where one of its chunks starts, the bytes that follow are
+   * compared with that chunk by fingerprint (crypto.chunkFingerprint) and, when equal, taken as that chunk without
+   * being chunked or hashed (guided-chunker.ts).
    */
   parent?: ObjectRef | undefined;
   /** Called with the size of each chunk found unchanged that way. */
