@@ -25,7 +25,7 @@ import { ensureGnuTime, ensureKopia, ensureRestic, kopiaVersion, runQuiet } from
 import { medianOfRounds, type Row, renderReport, speedRatio } from "./report.ts";
 import { standardRound } from "./standard.ts";
 import { bucketFor, kopiaTool, resticTool, skiffTool, type Tool, type ToolName } from "./tools.ts";
-import { warmPageCache } from "./warm.ts";
+import { warmPageCache, warmUpTools } from "./warm.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -224,6 +224,17 @@ async function main(): Promise<void> {
     log(`repositories on the S3 server at ${s3.endpoint} (versitygw, POSIX backend on this disk)`);
   }
   const { tools, skipped } = await prepareTools();
+  log("warm-up: each tool's commands once on a tiny data set (not measured)");
+  await warmUpTools(
+    tools,
+    join(runDir, "warm-up"),
+    (spec, label) => measure(timeBinary, spec, label),
+    async (tool, repo) => {
+      if (s3) await s3.createBucket(bucketFor(tool.name, repo));
+      await measure(timeBinary, tool.init(repo), `${tool.name} init`);
+    },
+    log,
+  );
   const largeSpec = { seed: "skiff-bench-1", totalBytes: sizes.largeBytes };
   const smallSpec = { seed: "skiff-bench-1", files: sizes.smallFiles };
   const smallDir = join(dataDir, mode === "million" ? "small-1000000" : `small-${sizes.smallFiles}`);
