@@ -140,6 +140,7 @@ async function step(
       seconds: measured.seconds,
       ...counts,
       peakRssBytes: measured.peakRssBytes,
+      peakAnonBytes: measured.peakAnonBytes,
       cpuSeconds: measured.cpuSeconds,
       repoBytes: repo ? await repoSize(tool, repo) : undefined,
     });

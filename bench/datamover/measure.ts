@@ -1,8 +1,14 @@
 /**
  * Runs one command and measures it: wall-clock seconds (from spawn to exit) and peak resident set size from
  * GNU time's %M (the largest RSS of the command's process; a tool's worker threads share it), and CPU seconds.
+ *
+ * Peak RSS counts the pages of the tool's own executable that it has touched, which for Node (a 120 MB binary) is
+ * 45-60 MB and for the Go peers a few MB, and which varies with what the page cache holds. The largest anonymous
+ * RSS (heap, stacks, buffers: the memory a tool allocates) is sampled from /proc every 20 ms as well, so the two
+ * can be told apart.
  */
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,6 +16,8 @@ import { join } from "node:path";
 export interface Measured {
   seconds: number;
   peakRssBytes: number;
+  /** The largest anonymous RSS seen, sampled (0 where /proc cannot be read). */
+  peakAnonBytes: number;
   /** User + system CPU seconds of the command (all its threads). */
   cpuSeconds: number;
   stdout: string;
@@ -27,6 +35,7 @@ export async function measure(timeBinary: string, spec: CommandSpec, label: stri
   const timeFile = join(dir, "time");
   try {
     const started = performance.now();
+    let peakAnonKiB = 0;
     const { code, signal, stdout, stderr } = await new Promise<{
       code: number | null;
       signal: NodeJS.Signals | null;
@@ -46,15 +55,22 @@ export async function measure(timeBinary: string, spec: CommandSpec, label: stri
         err.push(d);
         if (err.length > 200) err.splice(0, err.length - 100);
       });
-      child.on("error", reject);
-      child.on("close", (exit, killedBy) =>
+      const sampler = setInterval(() => {
+        peakAnonKiB = Math.max(peakAnonKiB, anonKiBOfChildren(child.pid));
+      }, 20);
+      child.on("error", (err) => {
+        clearInterval(sampler);
+        reject(err);
+      });
+      child.on("close", (exit, killedBy) => {
+        clearInterval(sampler);
         resolve({
           code: exit,
           signal: killedBy,
           stdout: Buffer.concat(out).toString("utf8"),
           stderr: Buffer.concat(err).toString("utf8"),
-        }),
-      );
+        });
+      });
     });
     const seconds = (performance.now() - started) / 1000;
     if (code !== 0) {
@@ -71,8 +87,31 @@ export async function measure(timeBinary: string, spec: CommandSpec, label: stri
     if (!Number.isFinite(kib) || !Number.isFinite(user) || !Number.isFinite(system)) {
       throw new Error(`${label}: cannot read GNU time's output '${timeOutput}'`);
     }
-    return { seconds, peakRssBytes: kib! * 1024, cpuSeconds: user! + system!, stdout };
+    return {
+      seconds,
+      peakRssBytes: kib! * 1024,
+      peakAnonBytes: peakAnonKiB * 1024,
+      cpuSeconds: user! + system!,
+      stdout,
+    };
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** RssAnon of the processes GNU time (`pid`) started, in KiB: the measured tool (bin/skiff execs node in place). */
+function anonKiBOfChildren(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(" ").filter(Boolean);
+    let total = 0;
+    for (const child of children) {
+      const status = readFileSync(`/proc/${child}/status`, "utf8");
+      total += Number(/^RssAnon:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+    }
+    return total;
+  } catch {
+    // The process ended between the two reads, or /proc is not there.
+    return 0;
   }
 }

@@ -12,6 +12,8 @@ export interface Row {
   /** What the rate column shows; "none" for steps whose speed is not about the data (maintenance). */
   rate: "MB/s" | "files/s" | "none";
   peakRssBytes: number;
+  /** Sampled largest anonymous RSS (see measure.ts); 0 when unknown. */
+  peakAnonBytes?: number;
   cpuSeconds: number;
   repoBytes: number | undefined;
   note?: string;
@@ -63,13 +65,24 @@ export function medianOfRounds(rows: Row[]): Row[] {
       seconds: median(group.map((r) => r.seconds)),
       cpuSeconds: median(group.map((r) => r.cpuSeconds)),
       peakRssBytes: Math.max(...group.map((r) => r.peakRssBytes)),
+      peakAnonBytes: Math.max(...group.map((r) => r.peakAnonBytes ?? 0)),
       repoBytes: sizes.length ? median(sizes) : undefined,
     };
   });
 }
 
 export function formatTable(rows: Row[], peers: string[]): string {
-  const header = ["step", "tool", "seconds", "CPU s", "rate", "peak RSS", "repo size", ...peers.map((p) => `vs ${p}`)];
+  const header = [
+    "step",
+    "tool",
+    "seconds",
+    "CPU s",
+    "rate",
+    "peak RSS",
+    "anon",
+    "repo size",
+    ...peers.map((p) => `vs ${p}`),
+  ];
   const lines: string[][] = [header];
   for (const row of rows) {
     const ratios = peers.map((peer) => {
@@ -84,6 +97,7 @@ export function formatTable(rows: Row[], peers: string[]): string {
       row.note ? "-" : row.cpuSeconds.toFixed(1),
       row.note ? row.note : rateOf(row),
       row.note ? "-" : `${(row.peakRssBytes / MB).toFixed(0)} MB`,
+      row.note || !row.peakAnonBytes ? "-" : `${(row.peakAnonBytes / MB).toFixed(0)} MB`,
       row.repoBytes === undefined ? "-" : `${(row.repoBytes / MB).toFixed(1)} MB`,
       ...ratios,
     ]);
@@ -132,6 +146,8 @@ export function renderReport(input: ReportInput): string {
     `each tool ran ${runs}, ${input.repeats > 1 ? "each round starting with the next tool" : "in the order listed"}, ${cache}`,
     "MB = 10^6 bytes; CPU s = user + system seconds; 'vs peer' = peer seconds / Skiff seconds " +
       "(above 1: Skiff faster); repo size after the step",
+    "peak RSS: GNU time's, which includes the pages of the tool's own executable (Node's: 45-60 MB); " +
+      "anon: the largest anonymous RSS (heap, stacks, buffers), sampled every 20 ms",
     "",
     formatTable(input.rows, input.peers),
   ];
