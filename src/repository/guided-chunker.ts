@@ -14,6 +14,9 @@ import type { BufferPool } from "./buffer-pool.ts";
 import type { Chunk, Chunker } from "./chunker.ts";
 import type { ChunkRef } from "./tree-codec.ts";
 
+/** Parent chunks up to this size (a file's last chunk, typically) are compared in a buffer of their own. */
+const smallChunkBytes = 64 * 1024;
+
 /** The parent's chunks of one object, looked up by offset (offsets asked for never go down). */
 export class ParentChunks {
   private readonly chunks: readonly ChunkRef[];
@@ -106,8 +109,10 @@ export class GuidedChunker {
   private startGuide(): GuidedChunker["guide"] {
     if (this.parent === undefined || !this.chunker.atBoundary) return undefined;
     const expect = this.parent.startingAt(this.offset);
-    if (expect === undefined) return undefined;
-    const pooled = expect.size <= this.buffers.size && expect.size > 64 * 1024;
+    // Sizes this repository's chunker cannot make (an empty or oversized chunk in a damaged list) are not followed:
+    // an empty one would be matched at the same offset forever, an oversized one would need a buffer of its size.
+    if (expect === undefined || expect.size === 0 || expect.size > this.buffers.size) return undefined;
+    const pooled = expect.size > smallChunkBytes;
     const buffer = pooled ? this.buffers.take() : Buffer.allocUnsafe(expect.size);
     this.guide = { expect, buffer, pooled, filled: 0 };
     return this.guide;

@@ -135,3 +135,20 @@ test("a write with a parent makes the very object a write without one makes, and
   assert.equal(withParent.id, plain.id);
   assert.ok((await collect(repo.readObject(withParent))).equals(changed));
 });
+
+test("a damaged parent list (an empty or an oversized chunk) is not followed, and the content is still right", () => {
+  const data = randomBytes(1 << 20);
+  const parent = parentOf(data);
+  const byId = dataById(data, parent);
+  const empty = { id: print(Buffer.alloc(0)), size: 0, fingerprint: print(Buffer.alloc(0)) };
+  const huge = { id: randomBytes(16), size: 2 ** 40, fingerprint: randomBytes(16) };
+  for (const damaged of [
+    [parent[0]!, empty, ...parent.slice(1)],
+    [huge, ...parent],
+  ]) {
+    const { out, pool } = guided(data, damaged, 100_000);
+    assert.ok(contentOf(out, byId).equals(data));
+    for (const n of out) if (n.reuse === undefined && n.chunk.pooled) pool.give(n.chunk.pooled);
+    assert.equal(pool.outstanding, 0);
+  }
+});
