@@ -1,29 +1,24 @@
 /**
- * The Repository implementation: objects (chunked, deduplicated), trees and snapshot manifests over the blob
- * store. Chunk boundaries are found on the calling thread; hashing, compression and encryption run in the seal
- * pool; a byte budget bounds the chunk data in flight.
+ * The Repository implementation: objects (written by object-writer.ts, read chunk by chunk here), trees and
+ * snapshot manifests over the blob store, and the shared write lock every writer holds.
  */
 import { randomBytes } from "node:crypto";
-import { untilAborted } from "../abort.ts";
 import type { Logger } from "../log.ts";
 import { ObjectNotFoundError, type ObjectStore } from "../objectstore/types.ts";
 import type { BlobStore } from "./blob-store.ts";
 import type { BufferPool } from "./buffer-pool.ts";
-import { ByteBudget } from "./byte-budget.ts";
 import type { BoundedCache } from "./cache.ts";
-import { type Chunk, Chunker } from "./chunker.ts";
 import { compressesData, type RepositoryConfig } from "./config.ts";
-import { chunkFingerprint, DamagedObjectError, openFile, type RepositoryKeys, sealFile } from "./crypto.ts";
-import { GuidedChunker, type NextChunk, ParentChunks } from "./guided-chunker.ts";
+import { DamagedObjectError, openFile, type RepositoryKeys, sealFile } from "./crypto.ts";
 import { type LockSettings, RepositoryLock } from "./locks.ts";
 import { ChunkReader } from "./object-reader.ts";
+import { ObjectWriter } from "./object-writer.ts";
 import type { RepositoryOptions } from "./open.ts";
 import type { SealPool } from "./seal-pool.ts";
 import {
   type ChunkRef,
   decodeChunkList,
   decodeTree,
-  encodeChunkList,
   encodeTree,
   formatObjectId,
   parseObjectId,
@@ -82,11 +77,7 @@ export class DamagedSnapshotError extends DamagedObjectError implements DamagedS
 
 export class SkiffRepository implements Repository {
   readonly parts: RepositoryParts;
-  private readonly budget: ByteBudget;
-  /** Large chunks handed to the seal pool and not yet stored (each holds a pooled buffer). */
-  private readonly chunkSlots: ByteBudget;
-  /** Content being sealed right now, so concurrent writers of the same bytes store them once. */
-  private readonly sealing = new Map<string, Promise<void>>();
+  private readonly writer: ObjectWriter;
   private lock: Promise<RepositoryLock> | undefined;
   /** Restores' chunk reads, made on first use (it holds a few large buffers). */
   private reader: ChunkReader | undefined;
@@ -96,8 +87,10 @@ export class SkiffRepository implements Repository {
 
   constructor(parts: RepositoryParts) {
     this.parts = parts;
-    this.budget = new ByteBudget(parts.inflightBytes);
-    this.chunkSlots = new ByteBudget(parts.chunksInFlight);
+    this.writer = new ObjectWriter(parts, {
+      storeMetadata: (data) => this.storeMetadata(data),
+      chunksOf: (ref) => this.chunksOf(ref),
+    });
   }
 
   get store(): ObjectStore {
@@ -130,138 +123,7 @@ export class SkiffRepository implements Repository {
 
   async writeObject(source: AsyncIterable<Uint8Array>, options: WriteOptions = {}): Promise<ObjectRef> {
     await this.writeLock();
-    const buffers = this.parts.chunkBuffers;
-    const keys = this.parts.keys;
-    const chunker = new GuidedChunker(
-      new Chunker(this.parts.gear, this.parts.config.chunker, buffers),
-      buffers,
-      await this.parentChunks(options.parent),
-      { fingerprint: (data) => chunkFingerprint(keys, data), indexed: (id) => this.blobs.table.find(id) >= 0 },
-    );
-    const refs: ChunkRef[] = [];
-    const running = new Set<Promise<void>>();
-    let failure: unknown;
-    let size = 0;
-    let index = 0;
-    const start = async (next: NextChunk) => {
-      const at = index++;
-      if (next.reuse !== undefined) {
-        refs[at] = next.reuse;
-        options.onParentMatch?.(next.reuse.size);
-        return;
-      }
-      const { chunk, parent } = next;
-      const length = chunk.data.length;
-      // Backpressure: wait while too many large chunks are on their way to the packs. Only chunks handed over
-      // count, not the one each writer's chunker is filling, or as many parallel writers as slots would each
-      // hold a partial chunk and wait for the others forever.
-      const slot = chunk.pooled === undefined ? 0 : 1;
-      await this.chunkSlots.acquire(slot);
-      await this.budget.acquire(length);
-      const task = this.storeChunk(chunk, parent)
-        .then(({ id, fingerprint, matched }) => {
-          refs[at] = { id, size: length, fingerprint };
-          if (matched) options.onParentMatch?.(length);
-        })
-        .catch((err: unknown) => {
-          failure ??= err;
-        })
-        .finally(() => {
-          this.budget.release(length);
-          this.chunkSlots.release(slot);
-          running.delete(task);
-        });
-      running.add(task);
-    };
-    const pieces = source[Symbol.asyncIterator]();
-    try {
-      for (;;) {
-        // Cancellation must not wait for a read that may never finish (a stalled pipe or device).
-        const next = await untilAborted(pieces.next(), options.signal);
-        if (next.done) break;
-        const piece = next.value;
-        if (failure !== undefined) {
-          void Promise.resolve(pieces.return?.()).catch(() => {});
-          break;
-        }
-        size += piece.length;
-        for (const chunk of chunker.push(piece)) await start(chunk);
-      }
-      if (failure === undefined) {
-        for (const last of chunker.finish()) {
-          // The final chunk is empty when the object ended on a boundary; it is stored only for an empty object.
-          if (last.reuse !== undefined || last.chunk.data.length > 0 || index === 0) await start(last);
-          else if (last.chunk.pooled !== undefined) buffers.give(last.chunk.pooled);
-        }
-      }
-    } catch (err) {
-      // Release the source without waiting on it (it may be blocked in a read).
-      void Promise.resolve(pieces.return?.()).catch(() => {});
-      throw err;
-    } finally {
-      chunker.discard();
-      await Promise.all([...running]);
-    }
-    if (failure !== undefined) throw failure;
-    options.signal?.throwIfAborted();
-    if (refs.length === 1) return { id: formatObjectId(false, refs[0]!.id), size };
-    const listId = await this.storeMetadata(encodeChunkList(refs));
-    return { id: formatObjectId(true, listId), size };
-  }
-
-  /**
-   * For writeObject with a parent: the parent's chunks, when it has more than one and they have fingerprints.
-   * Without (a parent of one chunk, or one whose chunk list predates fingerprints or cannot be read) every chunk
-   * is hashed: slower, never wrong.
-   */
-  private async parentChunks(parent: ObjectRef | undefined): Promise<ParentChunks | undefined> {
-    if (parent === undefined || !parseObjectId(parent.id).list) return undefined;
-    const chunks = await this.chunksOf(parent).catch(() => undefined);
-    if (chunks === undefined || chunks[0]?.fingerprint === undefined) return undefined;
-    return new ParentChunks(chunks);
-  }
-
-  /**
-   * Stores one chunk unless the repository has it; returns its id and fingerprint. `parent` is the parent
-   * snapshot's chunk at the same offset with the same length: when the fingerprints match (and that chunk is still
-   * indexed) the chunk is taken to be it, without computing its id.
-   */
-  private async storeChunk(chunk: Chunk, parent?: ChunkRef): Promise<ChunkRef & { matched: boolean }> {
-    const size = chunk.data.length;
-    const hashed = await this.parts.pool.hash(chunk, parent?.fingerprint);
-    const { fingerprint } = hashed;
-    if (hashed.id === undefined && parent !== undefined && this.blobs.table.find(parent.id) >= 0) {
-      await hashed.drop();
-      return { id: parent.id, size, fingerprint, matched: true };
-    }
-    const id = await hashed.identify();
-    const stored = { id, size, fingerprint, matched: false };
-    if (this.blobs.table.find(id) >= 0) {
-      await hashed.drop();
-      return stored;
-    }
-    const key = id.toString("hex");
-    const other = this.sealing.get(key);
-    if (other !== undefined) {
-      await hashed.drop();
-      await other;
-      return stored;
-    }
-    const work = (async () => {
-      const sealed = await hashed.seal();
-      try {
-        await this.blobs.add("d", id, sealed.record);
-      } finally {
-        sealed.release();
-      }
-    })();
-    this.sealing.set(key, work);
-    try {
-      await work;
-    } finally {
-      this.sealing.delete(key);
-    }
-    return stored;
+    return this.writer.write(source, options);
   }
 
   /** Stores a metadata blob (tree or chunk list) in a metadata pack. */
