@@ -35,8 +35,8 @@ export class ParentChunks {
   }
 }
 
-/** What to do with the next stretch of the object: store a chunk (maybe like the parent's), or reuse the parent's. */
-export type NextChunk = { chunk: Chunk; parent: ChunkRef | undefined; reuse?: undefined } | { reuse: ChunkRef };
+/** What to do with the next stretch of the object: store a chunk, or reuse the parent's. */
+export type NextChunk = { chunk: Chunk; reuse?: undefined } | { reuse: ChunkRef };
 
 export interface GuideHooks {
   fingerprint(data: Uint8Array): Buffer;
@@ -138,12 +138,10 @@ export class GuidedChunker {
     this.release(guide);
   }
 
-  /** A chunk found by the chunker, with the parent's chunk of the same place and length (if any) to compare. */
+  /** A chunk to store (found by the chunker, or unchanged but gone from the repository). */
   private fresh(chunk: Chunk): NextChunk {
-    const length = chunk.data.length;
-    const candidate = this.parent?.startingAt(this.offset);
-    this.offset += length;
-    return { chunk, parent: candidate?.size === length ? candidate : undefined };
+    this.offset += chunk.data.length;
+    return { chunk };
   }
 
   private release(guide: NonNullable<GuidedChunker["guide"]>): void {

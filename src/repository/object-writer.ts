@@ -58,7 +58,7 @@ export class ObjectWriter {
         options.onParentMatch?.(next.reuse.size);
         return;
       }
-      const { chunk, parent } = next;
+      const { chunk } = next;
       const length = chunk.data.length;
       // Backpressure: wait while too many large chunks are on their way to the packs. Only chunks handed over
       // count, not the one each writer's chunker is filling, or as many parallel writers as slots would each
@@ -66,10 +66,9 @@ export class ObjectWriter {
       const slot = chunk.pooled === undefined ? 0 : 1;
       await this.chunkSlots.acquire(slot);
       await this.budget.acquire(length);
-      const task = this.storeChunk(chunk, parent)
-        .then(({ id, fingerprint, matched }) => {
-          refs[at] = { id, size: length, fingerprint };
-          if (matched) options.onParentMatch?.(length);
+      const task = this.storeChunk(chunk)
+        .then((stored) => {
+          refs[at] = stored;
         })
         .catch((err: unknown) => {
           failure ??= err;
@@ -129,21 +128,13 @@ export class ObjectWriter {
     return new ParentChunks(chunks);
   }
 
-  /**
-   * Stores one chunk unless the repository has it; returns its id and fingerprint. `parent` is the parent
-   * snapshot's chunk at the same offset with the same length: when the fingerprints match (and that chunk is still
-   * indexed) the chunk is taken to be it, without computing its id.
-   */
-  private async storeChunk(chunk: Chunk, parent?: ChunkRef): Promise<ChunkRef & { matched: boolean }> {
+  /** Stores one chunk unless the repository has it; returns its reference for the chunk list. */
+  private async storeChunk(chunk: Chunk): Promise<ChunkRef> {
+    // Read before hashing: the chunk's buffer moves to a seal worker, which leaves `data` empty here.
     const size = chunk.data.length;
-    const hashed = await this.parts.pool.hash(chunk, parent?.fingerprint);
-    const { fingerprint } = hashed;
-    if (hashed.id === undefined && parent !== undefined && this.parts.blobs.table.find(parent.id) >= 0) {
-      await hashed.drop();
-      return { id: parent.id, size, fingerprint, matched: true };
-    }
-    const id = await hashed.identify();
-    const stored = { id, size, fingerprint, matched: false };
+    const hashed = await this.parts.pool.hash(chunk);
+    const { id, fingerprint } = hashed;
+    const stored = { id, size, fingerprint };
     if (this.parts.blobs.table.find(id) >= 0) {
       await hashed.drop();
       return stored;

@@ -19,12 +19,9 @@ export interface SealedRecord {
 }
 
 export interface HashedChunk {
-  /** The blob id; undefined when the fingerprint matched the one expected (identify() computes it then). */
-  id: Buffer | undefined;
-  /** The chunk's fingerprint (crypto.chunkFingerprint). */
+  id: Buffer;
+  /** The chunk's fingerprint (crypto.chunkFingerprint), kept in the chunk list. */
   fingerprint: Buffer;
-  /** The blob id, computed now if it was left out. */
-  identify(): Promise<Buffer>;
   /** Seals the chunk held for this hash (exactly one of seal/drop must be called). */
   seal(): Promise<SealedRecord>;
   drop(): Promise<void>;
@@ -131,28 +128,22 @@ export class SealPool {
   }
 
   /**
-   * Fingerprints and hashes a chunk; the caller then seals (new content) or drops (known content) it. With
-   * `expect` (the fingerprint of the parent's chunk in the same place) a chunk that matches is not hashed. A
-   * pooled chunk buffer goes back to its pool when the worker is done with it.
+   * Hashes and fingerprints a chunk; the caller then seals (new content) or drops (known content) it. A pooled
+   * chunk buffer goes back to its pool when the worker is done with it.
    */
-  async hash(chunk: Chunk, expect?: Buffer): Promise<HashedChunk> {
+  async hash(chunk: Chunk): Promise<HashedChunk> {
     const w = chunk.pooled === undefined ? undefined : this.pick();
     if (w === undefined || chunk.pooled === undefined) {
       const fingerprint = chunkFingerprint(this.keys, chunk.data);
-      let id = expect !== undefined && fingerprint.equals(expect) ? undefined : blobId(this.keys, chunk.data);
-      const identify = async () => {
-        id ??= blobId(this.keys, chunk.data);
-        return id;
-      };
+      const id = blobId(this.keys, chunk.data);
       const done = () => {
         if (chunk.pooled !== undefined) this.chunks.give(chunk.pooled);
       };
       return {
         id,
         fingerprint,
-        identify,
         seal: async () => {
-          const record = sealBlob(this.keys, await identify(), chunk.data, this.compress);
+          const record = sealBlob(this.keys, id, chunk.data, this.compress);
           done();
           return { record, release: () => {} };
         },
@@ -163,23 +154,14 @@ export class SealPool {
     const buffer = chunk.pooled.buffer as ArrayBuffer;
     let reply: WorkerReply;
     try {
-      // A copy of its own: a view into Buffer's shared pool would send the whole 8 KiB pool slab along.
-      const expected = expect === undefined ? undefined : new Uint8Array(expect);
-      reply = await this.call(w, { op: "hash", seq, buffer, length: chunk.data.length, expect: expected }, [buffer]);
+      reply = await this.call(w, { op: "hash", seq, buffer, length: chunk.data.length }, [buffer]);
     } catch (err) {
       this.chunks.give();
       throw err;
     }
     if (!("fingerprint" in reply)) throw new Error("seal worker answered a hash with something else");
     const fingerprint = Buffer.from(reply.fingerprint);
-    let id = "id" in reply ? Buffer.from(reply.id) : undefined;
-    const identify = async () => {
-      if (id !== undefined) return id;
-      const answer = await this.call(w, { op: "identify", seq });
-      if (!("id" in answer)) throw new Error("seal worker answered an identify with something else");
-      id = Buffer.from(answer.id);
-      return id;
-    };
+    const id = Buffer.from(reply.id);
     const finish = async (op: "seal" | "drop") => {
       try {
         const answer = await this.call(w, { op, seq });
@@ -195,7 +177,6 @@ export class SealPool {
     return {
       id,
       fingerprint,
-      identify,
       seal: async () => {
         const sealed = await finish("seal");
         if ("inPlace" in sealed) {
@@ -238,7 +219,7 @@ export class SealPool {
     const owned =
       record.byteOffset === 0 && record.byteLength === record.buffer.byteLength && record.buffer instanceof ArrayBuffer;
     const sent = owned ? record : Uint8Array.prototype.slice.call(record);
-    // The id as a copy of its own, for the reason given in hash().
+    // The id as a copy of its own: a view into Buffer's shared pool would send the whole 8 KiB pool slab along.
     const reply = await this.call(w, { op: "open", seq, id: new Uint8Array(id), record: sent }, [
       sent.buffer as ArrayBuffer,
     ]);

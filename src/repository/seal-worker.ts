@@ -17,12 +17,8 @@ import {
 } from "./crypto.ts";
 
 export type WorkerRequest =
-  /**
-   * Fingerprints the chunk and hashes it to its id, unless its fingerprint equals `expect` (the parent's chunk at
-   * the same offset): then the id is left out ("matched") and asked for later with "identify" if need be.
-   */
-  | { op: "hash"; seq: number; buffer: ArrayBuffer; length: number; expect?: Uint8Array | undefined }
-  | { op: "identify"; seq: number }
+  /** Hashes the chunk to its id and fingerprints it (for the chunk list); the chunk is held for seal or drop. */
+  | { op: "hash"; seq: number; buffer: ArrayBuffer; length: number }
   | { op: "seal"; seq: number }
   | { op: "drop"; seq: number }
   | { op: "recycle"; buffer: ArrayBuffer }
@@ -30,9 +26,6 @@ export type WorkerRequest =
 
 export type WorkerReply =
   | { seq: number; id: Uint8Array; fingerprint: Uint8Array }
-  | { seq: number; matched: true; fingerprint: Uint8Array }
-  /** The answer to "identify". */
-  | { seq: number; id: Uint8Array }
   | { seq: number; record: ArrayBuffer; recordLength: number; chunk: ArrayBuffer }
   /** Sealed in the chunk's own buffer: the record is its first recordLength bytes. */
   | { seq: number; inPlace: ArrayBuffer; recordLength: number }
@@ -53,7 +46,7 @@ const setup = workerData as WorkerSetup;
 const keys: RepositoryKeys = splitMasterKey(Buffer.from(setup.master));
 const recordCapacity = setup.maxChunk + RECORD_OVERHEAD + 64;
 const freeRecords: ArrayBuffer[] = [];
-const held = new Map<number, { buffer: ArrayBuffer; length: number; id: Buffer | undefined }>();
+const held = new Map<number, { buffer: ArrayBuffer; length: number; id: Buffer }>();
 
 function transferable(buf: Uint8Array): ArrayBuffer[] {
   return buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength && buf.buffer instanceof ArrayBuffer
@@ -79,26 +72,14 @@ port.on("message", (msg: WorkerRequest) => {
       case "hash": {
         const data = new Uint8Array(msg.buffer, 0, msg.length);
         const fingerprint = chunkFingerprint(keys, data);
-        if (msg.expect !== undefined && fingerprint.equals(msg.expect)) {
-          held.set(msg.seq, { buffer: msg.buffer, length: msg.length, id: undefined });
-          port.postMessage({ seq: msg.seq, matched: true, fingerprint } satisfies WorkerReply);
-          return;
-        }
         const id = blobId(keys, data);
         held.set(msg.seq, { buffer: msg.buffer, length: msg.length, id });
         port.postMessage({ seq: msg.seq, id, fingerprint } satisfies WorkerReply);
         return;
       }
-      case "identify": {
-        const chunk = held.get(msg.seq);
-        if (chunk === undefined) throw new Error(`no chunk ${msg.seq} held`);
-        chunk.id ??= blobId(keys, new Uint8Array(chunk.buffer, 0, chunk.length));
-        port.postMessage({ seq: msg.seq, id: chunk.id } satisfies WorkerReply);
-        return;
-      }
       case "seal": {
         const chunk = take(msg.seq);
-        const id = chunk.id ?? blobId(keys, new Uint8Array(chunk.buffer, 0, chunk.length));
+        const id = chunk.id;
         if (!setup.compress && chunk.buffer.byteLength >= chunk.length + RECORD_OVERHEAD) {
           const recordLength = sealInPlace(keys, id, Buffer.from(chunk.buffer), chunk.length);
           port.postMessage({ seq: msg.seq, inPlace: chunk.buffer, recordLength } satisfies WorkerReply, [chunk.buffer]);
